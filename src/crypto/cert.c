@@ -262,10 +262,13 @@ int gosr_cert_verify(const gosr_cert *c,
         return gosr_error_set(err, GOSR_EEXPIRED, "cert_expired",
                               "certificate expired at %lld (now %lld)",
                               (long long)c->not_after, (long long)now);
-    if ((need_kinds & ~c->kinds) != 0)
+    if ((need_kinds & ~c->kinds) != 0) {
+        char have[32], need[32];
+        gosr_cert_kinds_format(c->kinds, have);
+        gosr_cert_kinds_format(need_kinds, need);
         return gosr_error_set(err, GOSR_ECERT, "cert_kind_not_allowed",
-                              "certificate allows kinds 0x%x, 0x%x needed",
-                              c->kinds, need_kinds);
+                              "certificate allows %s; %s needed", have, need);
+    }
     return GOSR_OK;
 }
 
