@@ -252,7 +252,7 @@ int gosr_keypair_load(const char *dir, gosr_keypair *kp, gosr_error *err)
 {
     char sec_path[PATH_MAX], pub_path[PATH_MAX], text[KEY_FILE_MAX];
     uint8_t file_pk[GOSR_SIGN_PUBLIC_LEN];
-    size_t len;
+    size_t len = 0;
     int rc;
     if ((rc = path_join(sec_path, sizeof sec_path, dir, "key.sec", err)) ||
         (rc = path_join(pub_path, sizeof pub_path, dir, "key.pub", err)))
