@@ -131,6 +131,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
     gosr_log(GOSR_LOG_WARN, "admin", "libmicrohttpd: %s", msg);
 }
 
@@ -482,6 +485,11 @@ static enum MHD_Result finish(struct MHD_Connection *c, conn_ctx *x,
     gosr_admin_reply rep = {.http_status = 200};
     rc = x->route->r.fn(x->route->r.ud, &req, &rep, &err);
     json_decref(body);
+    if (x->tmp_path) { /* the handler did not rename it away: delete it */
+        unlink(x->tmp_path);
+        gosr_free(x->tmp_path);
+        x->tmp_path = NULL;
+    }
     enum MHD_Result ret = rc == GOSR_OK
                               ? send_reply(c, x, &rep)
                               : send_error(c, x, 0, rc, &err, NULL, NULL);
@@ -810,12 +818,13 @@ int gosr_admin_server_start(gosr_admin_server *s, gosr_error *err)
     inet_pton(AF_INET, s->host, &sa.sin_addr);
     s->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, s->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!s->mhd)
         return gosr_error_set(err, GOSR_EIO, "listen_failed",
                               "cannot listen on %s:%u (address in use?)",
