@@ -316,7 +316,8 @@ int admin__json_body(const uint8_t *data, size_t len, json_t **out,
     if (i == len)
         return GOSR_OK;
     json_error_t je;
-    json_t *v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *v = json_loadb((const char *)data, len,
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v)
         return gosr_error_set(err, GOSR_EFORMAT, "json_malformed",
                               "line %d column %d: %s", je.line, je.column,
