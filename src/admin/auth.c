@@ -8,12 +8,14 @@
 #include "gosr/crypto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Token files are one short line; anything bigger is not a token file. */
 #define TOKEN_FILE_MAX 256
@@ -65,28 +67,67 @@ int gosr_admin_token_create(const char *dir, char out[65], gosr_error *err)
     return rc;
 }
 
-/* Reads a small secret file, refusing one that group or others can use. */
+/* Reads up to TOKEN_FILE_MAX bytes of fd into a new NUL-terminated buffer. */
+static int read_small(int fd, const char *path, uint8_t **data, size_t *len,
+                      gosr_error *err)
+{
+    uint8_t *buf = gosr_malloc(TOKEN_FILE_MAX + 2);
+    if (!buf)
+        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "secret");
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = gosr_io()->read(fd, buf + n, TOKEN_FILE_MAX + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            gosr_free(buf);
+            return gosr_error_set(err, gosr_status_from_errno(errno),
+                                  "secret_unreadable", "cannot read %s: %s",
+                                  path, strerror(errno));
+        }
+        n += (size_t)r;
+        if (r == 0 || n > TOKEN_FILE_MAX)
+            break;
+    }
+    if (n > TOKEN_FILE_MAX) {
+        gosr_free(buf);
+        return gosr_error_set(err, GOSR_EFORMAT, "token_malformed",
+                              "%s is too large to be a secret file", path);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return GOSR_OK;
+}
+
+/* Reads a small secret file, refusing one that group or others can use.
+ * The mode is checked on the open descriptor (no race with a rename). */
 static int read_secret_file(const char *path, uint8_t **data, size_t *len,
                             gosr_error *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
+    int fd = gosr_io()->open(path, O_RDONLY | O_NOFOLLOW, 0);
+    if (fd < 0)
         return gosr_error_set(err, gosr_status_from_errno(errno),
-                              "secret_unreadable", "cannot stat %s: %s", path,
+                              "secret_unreadable", "cannot open %s: %s", path,
                               strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return gosr_error_set(err, GOSR_EFORMAT, "secret_not_file",
-                              "%s is not a regular file", path);
-    if (st.st_mode & 077)
-        return gosr_error_set(err, GOSR_EDENIED, "token_file_mode",
-                              "%s has mode %03o; group and others must have "
-                              "no access (chmod 600)",
-                              path, (unsigned)(st.st_mode & 0777));
-    int rc = gosr_file_read_all(path, TOKEN_FILE_MAX, data, len);
-    if (rc != GOSR_OK)
-        return gosr_error_set(err, rc, "secret_unreadable", "cannot read %s: %s",
-                              path, gosr_strerror(rc));
-    return GOSR_OK;
+    struct stat st;
+    int rc = GOSR_OK;
+    if (fstat(fd, &st) != 0)
+        rc = gosr_error_set(err, gosr_status_from_errno(errno),
+                            "secret_unreadable", "cannot stat %s: %s", path,
+                            strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = gosr_error_set(err, GOSR_EFORMAT, "secret_not_file",
+                            "%s is not a regular file", path);
+    else if (st.st_mode & 077)
+        rc = gosr_error_set(err, GOSR_EDENIED, "token_file_mode",
+                            "%s has mode %03o; group and others must have "
+                            "no access (chmod 600)",
+                            path, (unsigned)(st.st_mode & 0777));
+    if (rc == GOSR_OK)
+        rc = read_small(fd, path, data, len, err);
+    gosr_io()->close(fd);
+    return rc;
 }
 
 int gosr_admin_token_load(const char *path, char out[65], gosr_error *err)
