@@ -202,8 +202,8 @@ int gosr_admin_metrics_add(gosr_admin_metrics *m,
                            const gosr_admin_metric_desc *d,
                            gosr_admin_metric **out, gosr_error *err)
 {
-    const double *b;
-    size_t nb;
+    const double *b = NULL;
+    size_t nb = 0;
     int rc = desc_check(d, &b, &nb, err);
     if (rc != GOSR_OK)
         return rc;
