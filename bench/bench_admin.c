@@ -21,11 +21,11 @@ static size_t sink(char *p, size_t s, size_t n, void *ud)
 }
 
 typedef struct client {
-    const char *url;   /* full URL */
-    const char *auth;  /* Authorization header or NULL */
-    int n;             /* requests to make */
-    int failures;      /* non-200 replies */
-    pthread_t th;      /* thread */
+    const char *url;  /* full URL */
+    const char *auth; /* Authorization header or NULL */
+    int n;            /* requests to make */
+    int failures;     /* non-200 replies */
+    pthread_t th;     /* thread */
 } client;
 
 static void *client_main(void *arg)
@@ -113,9 +113,10 @@ static void bench_metrics(void)
     gosr_admin_metric *h, *c;
     gosr_admin_metric_desc dh = {.name = "tick_seconds",
                                  .type = GOSR_ADMIN_HISTOGRAM,
-                                 .labels = lab, .nlabels = 1};
-    gosr_admin_metric_desc dc = {.name = "script_seconds_total",
-                                 .labels = lab, .nlabels = 1};
+                                 .labels = lab,
+                                 .nlabels = 1};
+    gosr_admin_metric_desc dc = {
+        .name = "script_seconds_total", .labels = lab, .nlabels = 1};
     gosr_admin_metrics_add(m, &dh, &h, NULL);
     gosr_admin_metrics_add(m, &dc, &c, NULL);
     gosr_admin_series *hs = NULL, *cs = NULL;

@@ -15,10 +15,18 @@
 #include <string.h>
 
 static const char *const PATTERNS[] = {
-    "/", "/healthz", "/metrics", "/v1/status", "/v1/modules",
-    "/v1/modules/{id}", "/v1/modules/{id}/versions/{ver}",
-    "/v1/modules/{id}/activate", "/v1/modules/{id}/rollback", "/v1/ledger",
-    "/v1/patches/{patch}/approve", "/v1/{a}/{b}/{c}/{d}",
+    "/",
+    "/healthz",
+    "/metrics",
+    "/v1/status",
+    "/v1/modules",
+    "/v1/modules/{id}",
+    "/v1/modules/{id}/versions/{ver}",
+    "/v1/modules/{id}/activate",
+    "/v1/modules/{id}/rollback",
+    "/v1/ledger",
+    "/v1/patches/{patch}/approve",
+    "/v1/{a}/{b}/{c}/{d}",
 };
 #define NPAT (sizeof PATTERNS / sizeof PATTERNS[0])
 

@@ -71,7 +71,8 @@ GOSR_API int gosr_admin_token_load(const char *path, char out[65],
 GOSR_API bool gosr_admin_token_equal(const char *presented,
                                      const char *expected);
 
-/* ---- TOTP (RFC 6238, HMAC-SHA1 from OpenSSL libcrypto) -------------------- */
+/* ---- TOTP (RFC 6238, HMAC-SHA1 from OpenSSL libcrypto) --------------------
+ */
 
 /* Decodes RFC 4648 base32 (case-insensitive, '=' padding and spaces
  * ignored) into out[cap]; *len = bytes written. GOSR_EFORMAT on a bad
@@ -83,8 +84,7 @@ GOSR_API int gosr_admin_base32_decode(const char *s, uint8_t *out, size_t cap,
 GOSR_API void gosr_admin_base32_encode(const uint8_t *in, size_t n, char *out);
 /* The HOTP value (RFC 4226) of `counter` with `digits` digits (6..8). */
 GOSR_API int gosr_admin_hotp(const uint8_t *key, size_t keylen,
-                             uint64_t counter, unsigned digits,
-                             uint32_t *code);
+                             uint64_t counter, unsigned digits, uint32_t *code);
 /* The TOTP code for Unix time `now` (T0 = 0, step 30 s unless `step` > 0). */
 GOSR_API int gosr_admin_totp(const uint8_t *key, size_t keylen, uint64_t now,
                              unsigned step, unsigned digits, uint32_t *code);
@@ -101,7 +101,8 @@ GOSR_API bool gosr_admin_totp_verify(const uint8_t *key, size_t keylen,
 GOSR_API int gosr_admin_totp_secret_create(const char *path, char out[33],
                                            gosr_error *err);
 
-/* ---- metrics (Prometheus text exposition 0.0.4) --------------------------- */
+/* ---- metrics (Prometheus text exposition 0.0.4) ---------------------------
+ */
 
 typedef struct gosr_admin_metrics gosr_admin_metrics; /* a registry */
 typedef struct gosr_admin_metric gosr_admin_metric;   /* a metric family */
@@ -115,14 +116,14 @@ typedef enum gosr_admin_metric_type {
 
 /* Describes a metric family; zero fields take defaults. */
 typedef struct gosr_admin_metric_desc {
-    const char *name;          /* [a-zA-Z_:][a-zA-Z0-9_:]*, unique */
-    const char *help;          /* HELP text (any bytes; escaped on output) */
+    const char *name;            /* [a-zA-Z_:][a-zA-Z0-9_:]*, unique */
+    const char *help;            /* HELP text (any bytes; escaped on output) */
     gosr_admin_metric_type type; /* counter, gauge or histogram */
-    const char *const *labels; /* label names, or NULL */
-    size_t nlabels;            /* number of labels, 0..8 */
-    const double *buckets;     /* histogram upper bounds, strictly rising,
-                                  finite; NULL = the default tick buckets */
-    size_t nbuckets;           /* number of bounds, 1..32 */
+    const char *const *labels;   /* label names, or NULL */
+    size_t nlabels;              /* number of labels, 0..8 */
+    const double *buckets;       /* histogram upper bounds, strictly rising,
+                                    finite; NULL = the default tick buckets */
+    size_t nbuckets;             /* number of bounds, 1..32 */
 } gosr_admin_metric_desc;
 
 /* Creates an empty registry. Destroy with gosr_admin_metrics_destroy. */
@@ -140,8 +141,7 @@ GOSR_API int gosr_admin_metrics_add(gosr_admin_metrics *m,
  * Takes the registry lock: look series up once and keep the handle. */
 GOSR_API int gosr_admin_metric_series(gosr_admin_metric *f,
                                       const char *const *values,
-                                      gosr_admin_series **out,
-                                      gosr_error *err);
+                                      gosr_admin_series **out, gosr_error *err);
 /* Updates a series without locks (atomics): add to a counter (negative
  * amounts ignored) or gauge, set a gauge, observe into a histogram.
  * Calling the wrong kind of update for the family type does nothing. */
@@ -154,7 +154,8 @@ GOSR_API double gosr_admin_series_value(const gosr_admin_series *s);
  * order added, to `out`. Thread safe against updates and additions. */
 GOSR_API int gosr_admin_metrics_render(gosr_admin_metrics *m, gosr_buf *out);
 
-/* ---- request -> reply queue (HTTP threads to the tick thread) ------------- */
+/* ---- request -> reply queue (HTTP threads to the tick thread) -------------
+ */
 
 typedef struct gosr_admin_queue gosr_admin_queue;
 /* A unit of work run on the draining (tick) thread. Returns a status and
@@ -184,7 +185,8 @@ GOSR_API bool gosr_admin_queue_wait(gosr_admin_queue *q, unsigned timeout_ms);
 /* Refuses new jobs and fails waiting ones with GOSR_ECLOSED. */
 GOSR_API void gosr_admin_queue_close(gosr_admin_queue *q);
 
-/* ---- server --------------------------------------------------------------- */
+/* ---- server ---------------------------------------------------------------
+ */
 
 typedef struct gosr_admin_server gosr_admin_server;
 
@@ -207,22 +209,22 @@ typedef enum gosr_admin_body {
 /* One request as a handler sees it; everything is borrowed for the
  * duration of the handler call only. */
 typedef struct gosr_admin_request {
-    const char *method;       /* "GET", "POST", ... */
-    const char *path;         /* the raw path, without the query */
-    size_t nparams;           /* number of {param} captures */
+    const char *method;              /* "GET", "POST", ... */
+    const char *path;                /* the raw path, without the query */
+    size_t nparams;                  /* number of {param} captures */
     const char *const *param_names;  /* names as in the pattern */
     const char *const *param_values; /* percent-decoded values */
-    size_t nquery;            /* number of query arguments */
+    size_t nquery;                   /* number of query arguments */
     const char *const *query_names;  /* decoded names, in order */
     const char *const *query_values; /* decoded values ("" when no '=') */
-    json_t *json;             /* BODY_JSON: the parsed object, or NULL for
-                                 an empty body; borrowed */
-    const char *body_path;    /* BODY_FILE: temp file holding the body; the
-                                 handler may rename it away, otherwise it
-                                 is deleted after the handler returns */
-    uint64_t body_len;        /* bytes of body received */
-    gosr_admin_role role;     /* the caller's role */
-    void *conn;               /* internal: the MHD connection (headers) */
+    json_t *json;          /* BODY_JSON: the parsed object, or NULL for
+                              an empty body; borrowed */
+    const char *body_path; /* BODY_FILE: temp file holding the body; the
+                              handler may rename it away, otherwise it
+                              is deleted after the handler returns */
+    uint64_t body_len;     /* bytes of body received */
+    gosr_admin_role role;  /* the caller's role */
+    void *conn;            /* internal: the MHD connection (headers) */
 } gosr_admin_request;
 
 /* Value of a {param} (NULL when the pattern has no such name). */
@@ -254,14 +256,14 @@ typedef int (*gosr_admin_handler)(void *ud, const gosr_admin_request *req,
 
 /* One entry of the route table. */
 typedef struct gosr_admin_route {
-    const char *method;     /* "GET", "POST", "PUT", "DELETE" */
-    const char *pattern;    /* "/v1/modules/{id}/activate": literal
-                               segments and whole-segment {name} captures */
-    gosr_admin_handler fn;  /* the handler */
-    void *ud;               /* passed to fn */
-    gosr_admin_role role;   /* least role required; NONE = no auth */
-    gosr_admin_body body;   /* what body the route takes */
-    bool totp;              /* also require a valid X-GOSR-TOTP code */
+    const char *method;    /* "GET", "POST", "PUT", "DELETE" */
+    const char *pattern;   /* "/v1/modules/{id}/activate": literal
+                              segments and whole-segment {name} captures */
+    gosr_admin_handler fn; /* the handler */
+    void *ud;              /* passed to fn */
+    gosr_admin_role role;  /* least role required; NONE = no auth */
+    gosr_admin_body body;  /* what body the route takes */
+    bool totp;             /* also require a valid X-GOSR-TOTP code */
 } gosr_admin_route;
 
 /* Builds the node status object for GET /v1/status (caller-owned *out, a
@@ -270,17 +272,17 @@ typedef int (*gosr_admin_status_fn)(void *ud, json_t **out, gosr_error *err);
 
 /* Server configuration; zero fields take the defaults. */
 typedef struct gosr_admin_config {
-    const char *data_dir;       /* node directory (required): tokens,
-                                   admin.json, upload temp files */
-    const char *listen;         /* "127.0.0.1:PORT"; NULL = default
-                                   127.0.0.1:7687; port 0 = ephemeral */
-    uint64_t max_upload;        /* BODY_FILE limit; 0 = 256 MiB */
-    size_t max_json;            /* BODY_JSON limit; 0 = 1 MiB */
-    unsigned threads;           /* HTTP thread pool size; 0 = 4 */
-    unsigned conn_timeout_s;    /* idle connection timeout; 0 = 30 s */
+    const char *data_dir;        /* node directory (required): tokens,
+                                    admin.json, upload temp files */
+    const char *listen;          /* "127.0.0.1:PORT"; NULL = default
+                                    127.0.0.1:7687; port 0 = ephemeral */
+    uint64_t max_upload;         /* BODY_FILE limit; 0 = 256 MiB */
+    size_t max_json;             /* BODY_JSON limit; 0 = 1 MiB */
+    unsigned threads;            /* HTTP thread pool size; 0 = 4 */
+    unsigned conn_timeout_s;     /* idle connection timeout; 0 = 30 s */
     gosr_admin_metrics *metrics; /* registry for /metrics (borrowed); NULL
                                     = the server makes its own */
-    bool no_discovery;          /* true = do not write DIR/admin.json */
+    bool no_discovery;           /* true = do not write DIR/admin.json */
 } gosr_admin_config;
 
 /* Creates a stopped server: loads DIR/admin.token (creating it when
@@ -288,8 +290,7 @@ typedef struct gosr_admin_config {
  * and registers GET /healthz, GET /metrics and GET /v1/status. Caller
  * destroys with gosr_admin_server_destroy. */
 GOSR_API int gosr_admin_server_create(const gosr_admin_config *cfg,
-                                      gosr_admin_server **out,
-                                      gosr_error *err);
+                                      gosr_admin_server **out, gosr_error *err);
 /* Adds a route (copied). Only before gosr_admin_server_start
  * (GOSR_ESTATE after). GOSR_EINVAL on a bad pattern or method,
  * GOSR_EEXIST when the same method and pattern are already routed. */

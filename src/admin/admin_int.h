@@ -16,13 +16,13 @@
 
 /* A parsed request target. All strings point into `buf`. */
 typedef struct admin__uri {
-    char *buf;                        /* owned storage for every string */
-    char *path;                       /* raw path without the query */
-    size_t nseg;                      /* number of path segments */
-    char *seg[ADMIN_MAX_SEGMENTS];    /* percent-decoded segments */
-    size_t nquery;                    /* number of query arguments */
-    char *qname[ADMIN_MAX_QUERY];     /* decoded argument names */
-    char *qvalue[ADMIN_MAX_QUERY];    /* decoded values ("" without '=') */
+    char *buf;                     /* owned storage for every string */
+    char *path;                    /* raw path without the query */
+    size_t nseg;                   /* number of path segments */
+    char *seg[ADMIN_MAX_SEGMENTS]; /* percent-decoded segments */
+    size_t nquery;                 /* number of query arguments */
+    char *qname[ADMIN_MAX_QUERY];  /* decoded argument names */
+    char *qvalue[ADMIN_MAX_QUERY]; /* decoded values ("" without '=') */
 } admin__uri;
 
 /* Parses a raw request target "/a/b%20c?x=1&y" (len bytes, no NUL needed).
@@ -36,10 +36,10 @@ void admin__uri_free(admin__uri *u);
 
 /* A compiled route pattern. */
 typedef struct admin__pattern {
-    size_t nseg;                      /* number of segments */
-    char *seg[ADMIN_MAX_SEGMENTS];    /* literal text, or capture name */
-    bool capture[ADMIN_MAX_SEGMENTS]; /* true for a {name} segment */
-    size_t ncapture;                  /* number of captures */
+    size_t nseg;                           /* number of segments */
+    char *seg[ADMIN_MAX_SEGMENTS];         /* literal text, or capture name */
+    bool capture[ADMIN_MAX_SEGMENTS];      /* true for a {name} segment */
+    size_t ncapture;                       /* number of captures */
     const char *names[ADMIN_MAX_SEGMENTS]; /* capture names, in order */
 } admin__pattern;
 

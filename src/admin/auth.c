@@ -20,7 +20,8 @@
 /* Token files are one short line; anything bigger is not a token file. */
 #define TOKEN_FILE_MAX 256
 
-/* ---- tokens --------------------------------------------------------------- */
+/* ---- tokens ---------------------------------------------------------------
+ */
 
 /* Writes `text` to `path` with mode 0600 atomically. */
 static int write_secret_file(const char *path, const char *text,
@@ -168,7 +169,8 @@ bool gosr_admin_token_equal(const char *presented, const char *expected)
     return sodium_memcmp(presented, expected, n) == 0;
 }
 
-/* ---- base32 (RFC 4648) ---------------------------------------------------- */
+/* ---- base32 (RFC 4648) ----------------------------------------------------
+ */
 
 static const char B32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -226,7 +228,8 @@ void gosr_admin_base32_encode(const uint8_t *in, size_t n, char *out)
     *out = '\0';
 }
 
-/* ---- HOTP / TOTP ---------------------------------------------------------- */
+/* ---- HOTP / TOTP ----------------------------------------------------------
+ */
 
 static const uint32_t POW10[] = {1,      10,      100,      1000,     10000,
                                  100000, 1000000, 10000000, 100000000};
@@ -260,10 +263,9 @@ int gosr_admin_totp(const uint8_t *key, size_t keylen, uint64_t now,
     return gosr_admin_hotp(key, keylen, now / (step ? step : 30), digits, code);
 }
 
-bool gosr_admin_totp_verify(const uint8_t *key, size_t keylen,
-                            const char *code, uint64_t now, unsigned step,
-                            unsigned digits, unsigned window,
-                            uint64_t *step_out)
+bool gosr_admin_totp_verify(const uint8_t *key, size_t keylen, const char *code,
+                            uint64_t now, unsigned step, unsigned digits,
+                            unsigned window, uint64_t *step_out)
 {
     if (!code || digits < 6 || digits > 8 || strlen(code) != digits ||
         window > 10)

@@ -23,35 +23,36 @@ static const double DEFAULT_BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005,
                                          0.1,    0.25,  0.5,    1.0};
 
 struct gosr_admin_series {
-    gosr_admin_series *next;    /* next series of the family (lock) */
-    gosr_admin_metric *family;  /* owning family */
-    char **values;              /* label values, family->nlabels (owned) */
-    _Atomic uint64_t value;     /* double bits: value, or histogram sum */
-    _Atomic uint64_t *buckets;  /* histogram: nbounds + 1 counts, not
-                                   cumulative; the last is above all bounds */
+    gosr_admin_series *next;   /* next series of the family (lock) */
+    gosr_admin_metric *family; /* owning family */
+    char **values;             /* label values, family->nlabels (owned) */
+    _Atomic uint64_t value;    /* double bits: value, or histogram sum */
+    _Atomic uint64_t *buckets; /* histogram: nbounds + 1 counts, not
+                                  cumulative; the last is above all bounds */
 };
 
 struct gosr_admin_metric {
-    gosr_admin_metric *next;       /* next family in the registry (lock) */
-    gosr_admin_metrics *reg;       /* owning registry */
-    char *name;                    /* metric name (owned) */
-    char *help;                    /* HELP text (owned) */
-    gosr_admin_metric_type type;   /* counter, gauge or histogram */
-    size_t nlabels;                /* number of label names */
-    char *labels[MAX_LABELS];      /* label names (owned) */
-    size_t nbounds;                /* histogram bucket bounds */
-    double bounds[MAX_BUCKETS];    /* strictly rising, finite */
-    gosr_admin_series *series;     /* first series (lock) */
-    gosr_admin_series **tail;      /* where the next series links (lock) */
+    gosr_admin_metric *next;     /* next family in the registry (lock) */
+    gosr_admin_metrics *reg;     /* owning registry */
+    char *name;                  /* metric name (owned) */
+    char *help;                  /* HELP text (owned) */
+    gosr_admin_metric_type type; /* counter, gauge or histogram */
+    size_t nlabels;              /* number of label names */
+    char *labels[MAX_LABELS];    /* label names (owned) */
+    size_t nbounds;              /* histogram bucket bounds */
+    double bounds[MAX_BUCKETS];  /* strictly rising, finite */
+    gosr_admin_series *series;   /* first series (lock) */
+    gosr_admin_series **tail;    /* where the next series links (lock) */
 };
 
 struct gosr_admin_metrics {
-    pthread_mutex_t lock;          /* guards every list of the registry */
-    gosr_admin_metric *first;      /* first family */
-    gosr_admin_metric **tail;      /* where the next family links */
+    pthread_mutex_t lock;     /* guards every list of the registry */
+    gosr_admin_metric *first; /* first family */
+    gosr_admin_metric **tail; /* where the next family links */
 };
 
-/* ---- atomic doubles -------------------------------------------------------- */
+/* ---- atomic doubles --------------------------------------------------------
+ */
 
 static uint64_t dbits(double v)
 {
@@ -76,7 +77,8 @@ static void atomic_add_double(_Atomic uint64_t *a, double v)
     }
 }
 
-/* ---- registry ---------------------------------------------------------------- */
+/* ---- registry
+ * ---------------------------------------------------------------- */
 
 int gosr_admin_metrics_create(gosr_admin_metrics **out)
 {
@@ -230,7 +232,8 @@ int gosr_admin_metrics_add(gosr_admin_metrics *m,
     return GOSR_OK;
 }
 
-/* ---- series ------------------------------------------------------------------- */
+/* ---- series
+ * ------------------------------------------------------------------- */
 
 static bool values_equal(const gosr_admin_series *s, const char *const *v,
                          size_t n)
@@ -324,7 +327,8 @@ double gosr_admin_series_value(const gosr_admin_series *s)
     return (double)n;
 }
 
-/* ---- exposition ------------------------------------------------------------------ */
+/* ---- exposition
+ * ------------------------------------------------------------------ */
 
 /* Formats a sample value as Go's ParseFloat reads it: integers plainly,
  * others in the shortest form that reads back exactly; +Inf, -Inf, NaN. */
@@ -423,8 +427,7 @@ static int render_family(gosr_buf *b, const gosr_admin_metric *f)
         if (f->type == GOSR_ADMIN_HISTOGRAM)
             rc = render_histogram(b, s);
         else
-            rc = append_sample(b, s, "", NULL,
-                               gosr_admin_series_value(s));
+            rc = append_sample(b, s, "", NULL, gosr_admin_series_value(s));
     }
     return rc;
 }
@@ -433,8 +436,7 @@ int gosr_admin_metrics_render(gosr_admin_metrics *m, gosr_buf *out)
 {
     int rc = GOSR_OK;
     pthread_mutex_lock(&m->lock);
-    for (const gosr_admin_metric *f = m->first; rc == GOSR_OK && f;
-         f = f->next)
+    for (const gosr_admin_metric *f = m->first; rc == GOSR_OK && f; f = f->next)
         rc = render_family(out, f);
     pthread_mutex_unlock(&m->lock);
     return rc;

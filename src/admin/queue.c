@@ -24,12 +24,12 @@ typedef struct job {
 } job;
 
 struct gosr_admin_queue {
-    pthread_mutex_t lock;  /* guards everything below */
-    pthread_cond_t done;   /* signalled when a job finishes or on close */
-    pthread_cond_t work;   /* signalled when a job is queued or on close */
-    job *head;             /* first waiting job */
-    job **tail;            /* where the next job links */
-    bool closed;           /* no more jobs accepted */
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t done;  /* signalled when a job finishes or on close */
+    pthread_cond_t work;  /* signalled when a job is queued or on close */
+    job *head;            /* first waiting job */
+    job **tail;           /* where the next job links */
+    bool closed;          /* no more jobs accepted */
 };
 
 int gosr_admin_queue_create(gosr_admin_queue **out)
@@ -87,8 +87,8 @@ static void unlink_job(gosr_admin_queue *q, job *j)
     }
 }
 
-int gosr_admin_queue_call(gosr_admin_queue *q, gosr_admin_job_fn fn,
-                          void *arg, unsigned timeout_ms, gosr_error *err)
+int gosr_admin_queue_call(gosr_admin_queue *q, gosr_admin_job_fn fn, void *arg,
+                          unsigned timeout_ms, gosr_error *err)
 {
     job j = {.fn = fn, .arg = arg, .state = JOB_WAITING};
     struct timespec until = deadline(timeout_ms);

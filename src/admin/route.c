@@ -9,7 +9,8 @@
 
 #include <string.h>
 
-/* ---- URI ------------------------------------------------------------------ */
+/* ---- URI ------------------------------------------------------------------
+ */
 
 static int hexval(char c)
 {
@@ -123,8 +124,8 @@ int admin__uri_parse(const char *raw, size_t len, admin__uri *u,
     const char *qm = memchr(raw, '?', len);
     size_t plen = qm ? (size_t)(qm - raw) : len;
     /* path copy + decoded segments + decoded query: each at most len+NULs */
-    u->buf = gosr_malloc(3 * len + 2 * ADMIN_MAX_QUERY + ADMIN_MAX_SEGMENTS +
-                         8);
+    u->buf =
+        gosr_malloc(3 * len + 2 * ADMIN_MAX_QUERY + ADMIN_MAX_SEGMENTS + 8);
     if (!u->buf)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "uri");
     u->path = u->buf;
@@ -148,7 +149,8 @@ void admin__uri_free(admin__uri *u)
     memset(u, 0, sizeof *u);
 }
 
-/* ---- patterns -------------------------------------------------------------- */
+/* ---- patterns --------------------------------------------------------------
+ */
 
 static bool literal_ok(const char *s, size_t n)
 {
@@ -267,39 +269,56 @@ bool admin__pattern_same(const admin__pattern *a, const admin__pattern *b)
     return true;
 }
 
-/* ---- statuses and bodies ----------------------------------------------------- */
+/* ---- statuses and bodies
+ * ----------------------------------------------------- */
 
 int gosr_admin_http_status(int status)
 {
     switch (status) {
-    case GOSR_OK: return 200;
+    case GOSR_OK:
+        return 200;
     case GOSR_EINVAL:
     case GOSR_EFORMAT:
-    case GOSR_EPROTO: return 400;
-    case GOSR_EDENIED: return 403;
-    case GOSR_ENOENT: return 404;
+    case GOSR_EPROTO:
+        return 400;
+    case GOSR_EDENIED:
+        return 403;
+    case GOSR_ENOENT:
+        return 404;
     case GOSR_EEXIST:
-    case GOSR_ESTATE: return 409;
-    case GOSR_ETOOBIG: return 413;
+    case GOSR_ESTATE:
+        return 409;
+    case GOSR_ETOOBIG:
+        return 413;
     case GOSR_ECORRUPT:
     case GOSR_ESIGNATURE:
     case GOSR_ECERT:
     case GOSR_EREVOKED:
     case GOSR_EEXPIRED:
-    case GOSR_EDEPENDENCY: return 422;
-    case GOSR_EUNSUPPORTED: return 501;
+    case GOSR_EDEPENDENCY:
+        return 422;
+    case GOSR_EUNSUPPORTED:
+        return 501;
     case GOSR_EBUSY:
     case GOSR_EAGAIN:
-    case GOSR_ECLOSED: return 503;
-    case GOSR_ETIMEOUT: return 504;
-    case GOSR_ENOSPC: return 507;
-    default: return 500;
+    case GOSR_ECLOSED:
+        return 503;
+    case GOSR_ETIMEOUT:
+        return 504;
+    case GOSR_ENOSPC:
+        return 507;
+    default:
+        return 500;
     }
 }
 
 int gosr_admin_status_from_name(const char *name)
 {
-    for (int s = 0; s >= GOSR_EINTERNAL; s--)
+    /* Scan well past the last code so codes added to base.h are found;
+     * gosr_status_name answers "UNKNOWN" for values that are no code. */
+    if (!name || strcmp(name, gosr_status_name(-100000)) == 0)
+        return GOSR_EINTERNAL;
+    for (int s = 0; s >= -256; s--)
         if (name && strcmp(gosr_status_name(s), name) == 0)
             return s;
     return GOSR_EINTERNAL;

@@ -31,60 +31,61 @@
 
 /* One registered route: a copy of the caller's entry plus its pattern. */
 typedef struct route_entry {
-    gosr_admin_route r;  /* copy; r.method and r.pattern point below */
-    char *method;        /* owned copy of the method */
-    char *pattern_text;  /* owned copy of the pattern */
-    admin__pattern pat;  /* compiled pattern */
+    gosr_admin_route r; /* copy; r.method and r.pattern point below */
+    char *method;       /* owned copy of the method */
+    char *pattern_text; /* owned copy of the pattern */
+    admin__pattern pat; /* compiled pattern */
 } route_entry;
 
 struct gosr_admin_server {
-    char *data_dir;               /* node directory (owned) */
-    char host[16];                /* IPv4 literal to bind */
-    uint16_t want_port;           /* configured port, 0 = ephemeral */
-    uint16_t port;                /* bound port while running */
-    char url[40];                 /* "http://HOST:PORT" while running */
-    uint64_t max_upload;          /* BODY_FILE limit in bytes */
-    size_t max_json;              /* BODY_JSON limit in bytes */
-    unsigned threads;             /* MHD thread pool size */
-    unsigned timeout_s;           /* MHD idle connection timeout */
-    bool discovery;               /* write DIR/admin.json */
-    char token[65];               /* operator token (hex) */
-    char priv_token[65];          /* privileged token, "" when none */
-    uint8_t totp_key[64];         /* TOTP secret */
-    size_t totp_len;              /* 0 when no TOTP secret is configured */
-    pthread_mutex_t totp_lock;    /* guards totp_last */
-    uint64_t totp_last;           /* last accepted TOTP step (replays) */
-    route_entry *routes;          /* route table; frozen while running */
-    size_t nroutes;               /* routes in use */
-    size_t cap;                   /* routes allocated */
+    char *data_dir;                 /* node directory (owned) */
+    char host[16];                  /* IPv4 literal to bind */
+    uint16_t want_port;             /* configured port, 0 = ephemeral */
+    uint16_t port;                  /* bound port while running */
+    char url[40];                   /* "http://HOST:PORT" while running */
+    uint64_t max_upload;            /* BODY_FILE limit in bytes */
+    size_t max_json;                /* BODY_JSON limit in bytes */
+    unsigned threads;               /* MHD thread pool size */
+    unsigned timeout_s;             /* MHD idle connection timeout */
+    bool discovery;                 /* write DIR/admin.json */
+    char token[65];                 /* operator token (hex) */
+    char priv_token[65];            /* privileged token, "" when none */
+    uint8_t totp_key[64];           /* TOTP secret */
+    size_t totp_len;                /* 0 when no TOTP secret is configured */
+    pthread_mutex_t totp_lock;      /* guards totp_last */
+    uint64_t totp_last;             /* last accepted TOTP step (replays) */
+    route_entry *routes;            /* route table; frozen while running */
+    size_t nroutes;                 /* routes in use */
+    size_t cap;                     /* routes allocated */
     gosr_admin_status_fn status_fn; /* GET /v1/status callback or NULL */
-    void *status_ud;              /* passed to status_fn */
-    gosr_admin_metrics *metrics;  /* registry served at /metrics */
-    bool own_metrics;             /* metrics created (and freed) here */
-    struct MHD_Daemon *mhd;       /* running daemon or NULL */
-    uint64_t started_ns;          /* monotonic start time */
-    char *discovery_path;         /* DIR/admin.json (owned) */
+    void *status_ud;                /* passed to status_fn */
+    gosr_admin_metrics *metrics;    /* registry served at /metrics */
+    bool own_metrics;               /* metrics created (and freed) here */
+    struct MHD_Daemon *mhd;         /* running daemon or NULL */
+    uint64_t started_ns;            /* monotonic start time */
+    char *discovery_path;           /* DIR/admin.json (owned) */
 };
 
 /* State of one request, from the URI callback to completion. Owned by
  * MHD's per-request pointer; touched only by the thread serving it. */
 typedef struct conn_ctx {
-    char *raw_uri;                /* request target as received (owned) */
-    bool started;                 /* headers processed */
-    bool responded;               /* a reply is queued */
-    admin__uri uri;               /* parsed target */
-    const route_entry *route;     /* matched route */
+    char *raw_uri;            /* request target as received (owned) */
+    bool started;             /* headers processed */
+    bool responded;           /* a reply is queued */
+    admin__uri uri;           /* parsed target */
+    const route_entry *route; /* matched route */
     const char *values[ADMIN_MAX_SEGMENTS]; /* {param} values (in uri) */
-    gosr_admin_role role;         /* authenticated role */
-    int fail_http;                /* deferred error reply, 0 = none */
-    gosr_error fail_err;          /* detail of the deferred error */
-    gosr_buf body;                /* BODY_JSON bytes */
-    int fd;                       /* BODY_FILE temp file, -1 when none */
-    char *tmp_path;               /* its path (owned) */
-    uint64_t received;            /* body bytes seen */
+    gosr_admin_role role;                   /* authenticated role */
+    int fail_http;                          /* deferred error reply, 0 = none */
+    gosr_error fail_err;                    /* detail of the deferred error */
+    gosr_buf body;                          /* BODY_JSON bytes */
+    int fd;            /* BODY_FILE temp file, -1 when none */
+    char *tmp_path;    /* its path (owned) */
+    uint64_t received; /* body bytes seen */
 } conn_ctx;
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------
+ */
 
 static void ctx_free(conn_ctx *x)
 {
@@ -134,10 +135,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    gosr_log(GOSR_LOG_WARN, "admin", "libmicrohttpd: %s", msg);
+    gosr_log(GOSR_LOG_INFO, "admin", "libmicrohttpd: %s", msg);
 }
 
-/* ---- replies ------------------------------------------------------------------ */
+/* ---- replies
+ * ------------------------------------------------------------------ */
 
 static enum MHD_Result send_bytes(struct MHD_Connection *c, conn_ctx *x,
                                   int http, const void *p, size_t n,
@@ -166,8 +168,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, conn_ctx *x,
     char *s = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(v);
     if (!s)
-        return send_bytes(c, x, 500, "{\"ok\":false}\n", 12,
-                          "application/json", NULL, NULL);
+        return send_bytes(c, x, 500, "{\"ok\":false}\n", 12, "application/json",
+                          NULL, NULL);
     size_t n = strlen(s);
     enum MHD_Result ret = MHD_NO;
     char *line = malloc(n + 2);
@@ -189,13 +191,13 @@ static enum MHD_Result send_error(struct MHD_Connection *c, conn_ctx *x,
                                   const char *extra_name,
                                   const char *extra_value)
 {
-    const char *reason = err && err->reason[0] ? err->reason
-                                               : gosr_status_name(status);
-    const char *detail = err && err->detail[0] ? err->detail
-                                               : gosr_strerror(status);
-    json_t *v = json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "status",
-                          gosr_status_name(status), "reason", reason,
-                          "detail", detail);
+    const char *reason =
+        err && err->reason[0] ? err->reason : gosr_status_name(status);
+    const char *detail =
+        err && err->detail[0] ? err->detail : gosr_strerror(status);
+    json_t *v =
+        json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "status",
+                  gosr_status_name(status), "reason", reason, "detail", detail);
     return send_json(c, x, http ? http : gosr_admin_http_status(status), v,
                      extra_name, extra_value);
 }
@@ -211,7 +213,8 @@ static void defer_error(conn_ctx *x, int http, int status, const char *reason,
     gosr_error_set(&x->fail_err, status, reason, "%s", detail);
 }
 
-/* ---- auth --------------------------------------------------------------------- */
+/* ---- auth
+ * --------------------------------------------------------------------- */
 
 /* The caller's role from "Authorization: Bearer HEX" (NONE when absent;
  * -1 when present but wrong). */
@@ -242,8 +245,8 @@ static int check_totp(gosr_admin_server *s, struct MHD_Connection *c,
                               "this route needs TOTP and the node has no "
                               "%s",
                               GOSR_ADMIN_TOTP_FILE);
-    const char *code = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                   GOSR_ADMIN_TOTP_HEADER);
+    const char *code =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, GOSR_ADMIN_TOTP_HEADER);
     if (!code)
         return gosr_error_set(err, GOSR_EDENIED, "totp_missing",
                               "this route needs the %s header",
@@ -299,14 +302,15 @@ static bool authorize(gosr_admin_server *s, struct MHD_Connection *c,
     return true;
 }
 
-/* ---- bodies ----------------------------------------------------------------------- */
+/* ---- bodies
+ * ----------------------------------------------------------------------- */
 
 /* Checks Content-Length against the route's limit before reading. */
 static int check_length(const gosr_admin_server *s, struct MHD_Connection *c,
                         const conn_ctx *x, gosr_error *err)
 {
-    const char *h = MHD_lookup_connection_value(
-        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!h)
         return GOSR_OK;
     char *end;
@@ -328,8 +332,7 @@ static int check_length(const gosr_admin_server *s, struct MHD_Connection *c,
     return GOSR_OK;
 }
 
-static int open_upload(const gosr_admin_server *s, conn_ctx *x,
-                       gosr_error *err)
+static int open_upload(const gosr_admin_server *s, conn_ctx *x, gosr_error *err)
 {
     x->tmp_path = gosr_asprintf("%s/.admin-upload-XXXXXX", s->data_dir);
     if (!x->tmp_path)
@@ -375,7 +378,8 @@ static void consume(const gosr_admin_server *s, conn_ctx *x, const char *p,
         gosr_buf_free(&x->body);
 }
 
-/* ---- access handler ------------------------------------------------------------------ */
+/* ---- access handler
+ * ------------------------------------------------------------------ */
 
 /* Finds the route for method + uri; on no match sends 404 or 405. */
 static const route_entry *find_route(const gosr_admin_server *s,
@@ -421,8 +425,8 @@ static enum MHD_Result begin(gosr_admin_server *s, struct MHD_Connection *c,
         return send_error(c, x, 500, GOSR_ENOMEM, NULL, NULL, NULL);
     int rc = admin__uri_parse(x->raw_uri, strlen(x->raw_uri), &x->uri, &err);
     if (rc != GOSR_OK)
-        return send_error(c, x, rc == GOSR_ETOOBIG ? 414 : 400, rc, &err,
-                          NULL, NULL);
+        return send_error(c, x, rc == GOSR_ETOOBIG ? 414 : 400, rc, &err, NULL,
+                          NULL);
     x->route = find_route(s, c, x, method, &ret);
     if (!x->route || !authorize(s, c, x, &ret))
         return ret;
@@ -449,11 +453,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, conn_ctx *x,
         return send_json(c, x, http, v, NULL, NULL);
     }
     if (rep->text.len || rep->content_type)
-        return send_bytes(c, x, http, rep->text.data ? (const void *)rep->text.data : (const void *)"",
-                          rep->text.len,
-                          rep->content_type ? rep->content_type
-                                            : "text/plain; charset=utf-8",
-                          NULL, NULL);
+        return send_bytes(
+            c, x, http,
+            rep->text.data ? (const void *)rep->text.data : (const void *)"",
+            rep->text.len,
+            rep->content_type ? rep->content_type : "text/plain; charset=utf-8",
+            NULL, NULL);
     return send_json(c, x, http, json_pack("{s:b}", "ok", 1), NULL, NULL);
 }
 
@@ -473,14 +478,19 @@ static enum MHD_Result finish(struct MHD_Connection *c, conn_ctx *x,
     if (rc != GOSR_OK)
         return send_error(c, x, 400, rc, &err, NULL, NULL);
     gosr_admin_request req = {
-        .method = method, .path = x->uri.path,
+        .method = method,
+        .path = x->uri.path,
         .nparams = x->route->pat.ncapture,
-        .param_names = x->route->pat.names, .param_values = x->values,
+        .param_names = x->route->pat.names,
+        .param_values = x->values,
         .nquery = x->uri.nquery,
         .query_names = (const char *const *)x->uri.qname,
         .query_values = (const char *const *)x->uri.qvalue,
-        .json = body, .body_path = x->tmp_path, .body_len = x->received,
-        .role = x->role, .conn = c,
+        .json = body,
+        .body_path = x->tmp_path,
+        .body_len = x->received,
+        .role = x->role,
+        .conn = c,
     };
     gosr_admin_reply rep = {.http_status = 200};
     rc = x->route->r.fn(x->route->r.ud, &req, &rep, &err);
@@ -526,7 +536,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return finish(c, x, method);
 }
 
-/* ---- request accessors --------------------------------------------------------------- */
+/* ---- request accessors
+ * --------------------------------------------------------------- */
 
 const char *gosr_admin_param(const gosr_admin_request *r, const char *name)
 {
@@ -551,7 +562,8 @@ const char *gosr_admin_header(const gosr_admin_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-/* ---- built-in routes ----------------------------------------------------------------- */
+/* ---- built-in routes
+ * ----------------------------------------------------------------- */
 
 static int h_healthz(void *ud, const gosr_admin_request *req,
                      gosr_admin_reply *rep, gosr_error *err)
@@ -576,12 +588,10 @@ static int h_status(void *ud, const gosr_admin_request *req,
 {
     gosr_admin_server *s = ud;
     uint64_t up = (gosr_time_mono_ns() - s->started_ns) / 1000000000ull;
-    json_t *v = json_pack("{s:b, s:I, s:I, s:s, s:s}", "ok", 1, "pid",
-                          (json_int_t)getpid(), "uptime_s", (json_int_t)up,
-                          "admin_url", s->url, "role",
-                          req->role == GOSR_ADMIN_ROLE_PRIVILEGED
-                              ? "privileged"
-                              : "operator");
+    json_t *v = json_pack(
+        "{s:b, s:I, s:I, s:s, s:s}", "ok", 1, "pid", (json_int_t)getpid(),
+        "uptime_s", (json_int_t)up, "admin_url", s->url, "role",
+        req->role == GOSR_ADMIN_ROLE_PRIVILEGED ? "privileged" : "operator");
     if (!v)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "status");
     if (s->status_fn) {
@@ -599,7 +609,8 @@ static int h_status(void *ud, const gosr_admin_request *req,
     return GOSR_OK;
 }
 
-/* ---- lifecycle ----------------------------------------------------------------------- */
+/* ---- lifecycle
+ * ----------------------------------------------------------------------- */
 
 int gosr_admin_parse_listen(const char *str, char host[16], uint16_t *port,
                             gosr_error *err)
@@ -632,12 +643,12 @@ int gosr_admin_parse_listen(const char *str, char host[16], uint16_t *port,
 static int load_credentials(gosr_admin_server *s, gosr_error *err)
 {
     char *tok = gosr_asprintf("%s/%s", s->data_dir, GOSR_ADMIN_TOKEN_FILE);
-    char *priv = gosr_asprintf("%s/%s", s->data_dir,
-                               GOSR_ADMIN_PRIV_TOKEN_FILE);
+    char *priv =
+        gosr_asprintf("%s/%s", s->data_dir, GOSR_ADMIN_PRIV_TOKEN_FILE);
     char *totp = gosr_asprintf("%s/%s", s->data_dir, GOSR_ADMIN_TOTP_FILE);
-    int rc = tok && priv && totp ? GOSR_OK
-                                 : gosr_error_set(err, GOSR_ENOMEM,
-                                                  "out_of_memory", "paths");
+    int rc = tok && priv && totp
+                 ? GOSR_OK
+                 : gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "paths");
     if (rc == GOSR_OK)
         rc = access(tok, F_OK) == 0
                  ? gosr_admin_token_load(tok, s->token, err)
@@ -678,12 +689,12 @@ static int config_apply(gosr_admin_server *s, const gosr_admin_config *cfg,
     s->max_upload = cfg->max_upload ? cfg->max_upload : DEFAULT_MAX_UPLOAD;
     s->max_json = cfg->max_json ? cfg->max_json : DEFAULT_MAX_JSON;
     s->threads = cfg->threads ? cfg->threads : DEFAULT_THREADS;
-    s->timeout_s = cfg->conn_timeout_s ? cfg->conn_timeout_s
-                                       : DEFAULT_TIMEOUT_S;
+    s->timeout_s =
+        cfg->conn_timeout_s ? cfg->conn_timeout_s : DEFAULT_TIMEOUT_S;
     s->discovery = !cfg->no_discovery;
     s->data_dir = gosr_strdup(cfg->data_dir);
-    s->discovery_path = gosr_asprintf("%s/%s", cfg->data_dir,
-                                      GOSR_ADMIN_DISCOVERY_FILE);
+    s->discovery_path =
+        gosr_asprintf("%s/%s", cfg->data_dir, GOSR_ADMIN_DISCOVERY_FILE);
     if (!s->data_dir || !s->discovery_path)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "server");
     s->metrics = cfg->metrics;
@@ -779,8 +790,8 @@ int gosr_admin_server_route(gosr_admin_server *s, const gosr_admin_route *r,
     return GOSR_OK;
 }
 
-void gosr_admin_server_set_status(gosr_admin_server *s,
-                                  gosr_admin_status_fn fn, void *ud)
+void gosr_admin_server_set_status(gosr_admin_server *s, gosr_admin_status_fn fn,
+                                  void *ud)
 {
     s->status_fn = fn;
     s->status_ud = ud;
@@ -788,8 +799,8 @@ void gosr_admin_server_set_status(gosr_admin_server *s,
 
 static int write_discovery(gosr_admin_server *s, gosr_error *err)
 {
-    json_t *v = json_pack("{s:s, s:I}", "url", s->url, "pid",
-                          (json_int_t)getpid());
+    json_t *v =
+        json_pack("{s:s, s:I}", "url", s->url, "pid", (json_int_t)getpid());
     char *txt = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(v);
     if (!txt)
@@ -798,13 +809,12 @@ static int write_discovery(gosr_admin_server *s, gosr_error *err)
     free(txt);
     if (!line)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "admin.json");
-    int rc = gosr_file_write_atomic(s->discovery_path, line, strlen(line),
-                                    0600);
+    int rc =
+        gosr_file_write_atomic(s->discovery_path, line, strlen(line), 0600);
     gosr_free(line);
     if (rc != GOSR_OK)
-        return gosr_error_set(err, rc, "discovery_write",
-                              "cannot write %s: %s", s->discovery_path,
-                              gosr_strerror(rc));
+        return gosr_error_set(err, rc, "discovery_write", "cannot write %s: %s",
+                              s->discovery_path, gosr_strerror(rc));
     return GOSR_OK;
 }
 
@@ -820,11 +830,10 @@ int gosr_admin_server_start(gosr_admin_server *s, gosr_error *err)
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, s->threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, s->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        s->timeout_s, MHD_OPTION_CONNECTION_LIMIT, 256u,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
     if (!s->mhd)
         return gosr_error_set(err, GOSR_EIO, "listen_failed",
                               "cannot listen on %s:%u (address in use?)",
@@ -832,8 +841,7 @@ int gosr_admin_server_start(gosr_admin_server *s, gosr_error *err)
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->want_port;
-    snprintf(s->url, sizeof s->url, "http://%s:%u", s->host,
-             (unsigned)s->port);
+    snprintf(s->url, sizeof s->url, "http://%s:%u", s->host, (unsigned)s->port);
     s->started_ns = gosr_time_mono_ns();
     int rc = s->discovery ? write_discovery(s, err) : GOSR_OK;
     if (rc != GOSR_OK)

@@ -16,13 +16,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DISCOVERY_MAX 4096         /* admin.json is one short line */
-#define REPLY_MAX (64u << 20)      /* refuse replies above 64 MiB */
-#define CONNECT_TIMEOUT_MS 5000L   /* 127.0.0.1 answers at once or never */
-#define REQUEST_TIMEOUT_MS 60000L  /* JSON requests */
-#define UPLOAD_TIMEOUT_MS 600000L  /* uploads of up to 256 MiB */
+#define DISCOVERY_MAX 4096        /* admin.json is one short line */
+#define REPLY_MAX (64u << 20)     /* refuse replies above 64 MiB */
+#define CONNECT_TIMEOUT_MS 5000L  /* 127.0.0.1 answers at once or never */
+#define REQUEST_TIMEOUT_MS 60000L /* JSON requests */
+#define UPLOAD_TIMEOUT_MS 600000L /* uploads of up to 256 MiB */
 
-/* ---- resolution ------------------------------------------------------------- */
+/* ---- resolution -------------------------------------------------------------
+ */
 
 /* Reads the URL from DIR/admin.json. */
 static int read_discovery(const char *dir, char **url, gosr_error *err)
@@ -84,9 +85,9 @@ int cli_node_resolve(const cli_node_args *a, cli_node *out, gosr_error *err)
         size_t n = strlen(out->url);
         while (n > 0 && out->url[n - 1] == '/')
             out->url[--n] = '\0';
-        char *tok = a->token ? gosr_strdup(a->token)
-                             : gosr_asprintf("%s/%s", a->data,
-                                             GOSR_ADMIN_TOKEN_FILE);
+        char *tok =
+            a->token ? gosr_strdup(a->token)
+                     : gosr_asprintf("%s/%s", a->data, GOSR_ADMIN_TOKEN_FILE);
         rc = tok ? gosr_admin_token_load(tok, out->token, err)
                  : gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "path");
         gosr_free(tok);
@@ -105,7 +106,8 @@ void cli_node_free(cli_node *n)
     sodium_memzero(n->token, sizeof n->token);
 }
 
-/* ---- requests --------------------------------------------------------------- */
+/* ---- requests ---------------------------------------------------------------
+ */
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode g_curl_init = CURLE_FAILED_INIT;
@@ -128,24 +130,33 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 static int status_from_http(long http)
 {
     switch (http) {
-    case 400: return GOSR_EFORMAT;
+    case 400:
+        return GOSR_EFORMAT;
     case 401:
-    case 403: return GOSR_EDENIED;
-    case 404: return GOSR_ENOENT;
-    case 409: return GOSR_ESTATE;
-    case 413: return GOSR_ETOOBIG;
-    case 422: return GOSR_ESIGNATURE;
-    case 503: return GOSR_EBUSY;
-    case 504: return GOSR_ETIMEOUT;
-    default: return GOSR_EPROTO;
+    case 403:
+        return GOSR_EDENIED;
+    case 404:
+        return GOSR_ENOENT;
+    case 409:
+        return GOSR_ESTATE;
+    case 413:
+        return GOSR_ETOOBIG;
+    case 422:
+        return GOSR_ESIGNATURE;
+    case 503:
+        return GOSR_EBUSY;
+    case 504:
+        return GOSR_ETIMEOUT;
+    default:
+        return GOSR_EPROTO;
     }
 }
 
 /* Turns an HTTP error reply into a status and error detail. */
 static int reply_error(long http, const gosr_buf *b, gosr_error *err)
 {
-    json_t *v = json_loadb(b->data ? (const char *)b->data : "", b->len, 0,
-                           NULL);
+    json_t *v =
+        json_loadb(b->data ? (const char *)b->data : "", b->len, 0, NULL);
     const char *st = json_string_value(json_object_get(v, "status"));
     const char *reason = json_string_value(json_object_get(v, "reason"));
     const char *detail = json_string_value(json_object_get(v, "detail"));
@@ -222,8 +233,8 @@ static int attach_body(CURL *c, const json_t *body, const char *upload,
         curl_easy_setopt(c, CURLOPT_READDATA, *fp);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, UPLOAD_TIMEOUT_MS);
-        *hdrs = curl_slist_append(*hdrs,
-                                  "Content-Type: application/octet-stream");
+        *hdrs =
+            curl_slist_append(*hdrs, "Content-Type: application/octet-stream");
     }
     return *hdrs ? GOSR_OK
                  : gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "hdr");
@@ -305,8 +316,8 @@ int cli_node_exit_code(int status, long http, const gosr_error *err)
 }
 
 int cli_node_call(const cli_node_args *a, bool json, const char *method,
-                  const char *path, const json_t *body,
-                  const char *upload_path, json_t **reply)
+                  const char *path, const json_t *body, const char *upload_path,
+                  json_t **reply)
 {
     cli_node n;
     gosr_error err;
@@ -315,8 +326,8 @@ int cli_node_call(const cli_node_args *a, bool json, const char *method,
     *reply = NULL;
     int rc = cli_node_resolve(a, &n, &err);
     if (rc == GOSR_OK) {
-        rc = cli_node_request(&n, method, path, body, upload_path, &http,
-                              reply, &err);
+        rc = cli_node_request(&n, method, path, body, upload_path, &http, reply,
+                              &err);
         cli_node_free(&n);
     }
     if (rc == GOSR_OK)

@@ -20,7 +20,9 @@ typedef struct cli_node_args {
 
 #define CLI_NODE_OPTS(a)                                                       \
     {"node", &(a).node, NULL}, {"token", &(a).token, NULL},                    \
-        {"data", &(a).data, NULL}
+    {                                                                          \
+        "data", &(a).data, NULL                                                \
+    }
 
 /* A resolved node. */
 typedef struct cli_node {
@@ -60,7 +62,7 @@ int cli_node_exit_code(int status, long http, const gosr_error *err);
  * request and, on failure, reports it (cli_report_error, --json aware).
  * Returns CLI_EXIT_OK with *reply set, or the exit code. */
 int cli_node_call(const cli_node_args *a, bool json, const char *method,
-                  const char *path, const json_t *body,
-                  const char *upload_path, json_t **reply);
+                  const char *path, const json_t *body, const char *upload_path,
+                  json_t **reply);
 
 #endif /* GOSR_CLI_NODE_H */

@@ -31,8 +31,8 @@ static void print_text(json_t *v)
         if (json_is_string(x)) {
             printf("%s: %s\n", keys[i], json_string_value(x));
         } else {
-            char *s = json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS |
-                                        JSON_ENCODE_ANY);
+            char *s =
+                json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
             printf("%s: %s\n", keys[i], s ? s : "?");
             free(s);
         }

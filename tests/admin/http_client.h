@@ -14,10 +14,10 @@
 
 /* One HTTP exchange's result; free with http_result_free. */
 typedef struct http_result {
-    long code;       /* HTTP status, 0 on transport failure */
-    gosr_buf body;   /* reply body */
+    long code;        /* HTTP status, 0 on transport failure */
+    gosr_buf body;    /* reply body */
     gosr_buf headers; /* raw reply header lines */
-    json_t *json;    /* the body parsed as JSON, or NULL */
+    json_t *json;     /* the body parsed as JSON, or NULL */
 } http_result;
 
 /* A request body produced by a read callback (chunked upload). */

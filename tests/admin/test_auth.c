@@ -67,8 +67,7 @@ GOSR_TEST(totp_verify_window_and_format)
     snprintf(s, sizeof s, "%06u", cur);
     CHECK(gosr_admin_totp_verify(RFC_KEY, 20, s, now, 30, 6, 1, &step));
     CHECK(!gosr_admin_totp_verify(RFC_KEY, 20, "12345", now, 30, 6, 1, NULL));
-    CHECK(!gosr_admin_totp_verify(RFC_KEY, 20, "1234567", now, 30, 6, 1,
-                                  NULL));
+    CHECK(!gosr_admin_totp_verify(RFC_KEY, 20, "1234567", now, 30, 6, 1, NULL));
     CHECK(!gosr_admin_totp_verify(RFC_KEY, 20, "12a456", now, 30, 6, 1, NULL));
     CHECK(!gosr_admin_totp_verify(RFC_KEY, 20, NULL, now, 30, 6, 1, NULL));
     CHECK(!gosr_admin_totp_verify(RFC_KEY, 20, "", now, 30, 6, 1, NULL));
@@ -85,8 +84,8 @@ static long oathtool(const char *b32, const char *now, int digits)
     char out[512];
     snprintf(out, sizeof out, "%s/oath.out", gosr_test_tmpdir());
     int rc = gosr_test_system("oathtool --totp -d %d -b %s %s%s%s > '%s'",
-                              digits, b32, now ? "--now '" : "",
-                              now ? now : "", now ? "'" : "", out);
+                              digits, b32, now ? "--now '" : "", now ? now : "",
+                              now ? "'" : "", out);
     if (rc != 0)
         return -1;
     FILE *f = fopen(out, "r");
@@ -120,8 +119,8 @@ GOSR_TEST(totp_matches_oathtool)
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         for (int d = 6; d <= 8; d++) {
             uint32_t code;
-            CHECK_OK(gosr_admin_totp(key, klen, at[i].t, 30, (unsigned)d,
-                                     &code));
+            CHECK_OK(
+                gosr_admin_totp(key, klen, at[i].t, 30, (unsigned)d, &code));
             CHECK_EQ(oathtool(b32, at[i].now, d), code);
         }
     }
@@ -131,17 +130,20 @@ GOSR_TEST(totp_matches_oathtool)
     REQUIRE(now_code >= 0);
     char s[32];
     snprintf(s, sizeof s, "%06ld", now_code);
-    CHECK(gosr_admin_totp_verify(key, klen, s,
-                                 gosr_time_wall_ns() / 1000000000ull, 30, 6, 1,
-                                 NULL));
+    CHECK(gosr_admin_totp_verify(
+        key, klen, s, gosr_time_wall_ns() / 1000000000ull, 30, 6, 1, NULL));
 }
 
 GOSR_TEST(base32_rfc4648_vectors)
 {
     static const struct {
         const char *raw, *b32;
-    } v[] = {{"", ""},           {"f", "MY"},         {"fo", "MZXQ"},
-             {"foo", "MZXW6"},   {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"},
+    } v[] = {{"", ""},
+             {"f", "MY"},
+             {"fo", "MZXQ"},
+             {"foo", "MZXW6"},
+             {"foob", "MZXW6YQ"},
+             {"fooba", "MZXW6YTB"},
              {"foobar", "MZXW6YTBOI"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char out[32];
@@ -182,8 +184,7 @@ GOSR_TEST(token_file_create_and_load)
     char tok2[65];
     CHECK_OK(gosr_admin_token_create(dir, tok2, &err));
     CHECK(strcmp(tok, tok2) != 0);
-    static const char *const modes[] = {"0640", "0604", "0660", "0644",
-                                        "0602"};
+    static const char *const modes[] = {"0640", "0604", "0660", "0644", "0602"};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         CHECK_EQ(gosr_test_system("chmod %s '%s'", modes[i], path), 0);
         CHECK_STATUS(gosr_admin_token_load(path, back, &err), GOSR_EDENIED);
@@ -209,8 +210,8 @@ GOSR_TEST(token_file_malformed)
         "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        CHECK_OK(gosr_file_write_atomic(path, bodies[i], strlen(bodies[i]),
-                                        0600));
+        CHECK_OK(
+            gosr_file_write_atomic(path, bodies[i], strlen(bodies[i]), 0600));
         CHECK_STATUS(gosr_admin_token_load(path, back, &err), GOSR_EFORMAT);
         CHECK_STR(err.reason, "token_malformed");
     }

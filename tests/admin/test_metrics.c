@@ -12,16 +12,17 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-/* ---- a strict parser of the text format 0.0.4 --------------------------------- */
+/* ---- a strict parser of the text format 0.0.4
+ * --------------------------------- */
 
 typedef struct parser {
-    char family[128];  /* current family from # TYPE */
-    char type[16];     /* its type */
-    bool help_seen;    /* # HELP seen for the next family */
-    double last_le;    /* last bucket bound of the current series */
-    double last_cum;   /* last cumulative bucket count */
-    double inf_count;  /* the +Inf bucket value */
-    int samples;       /* samples read */
+    char family[128]; /* current family from # TYPE */
+    char type[16];    /* its type */
+    bool help_seen;   /* # HELP seen for the next family */
+    double last_le;   /* last bucket bound of the current series */
+    double last_cum;  /* last cumulative bucket count */
+    double inf_count; /* the +Inf bucket value */
+    int samples;      /* samples read */
 } parser;
 
 static bool is_name(const char *s, size_t n, bool colon)
@@ -166,7 +167,8 @@ bad:
     return -1;
 }
 
-/* ---- tests ------------------------------------------------------------------------ */
+/* ---- tests
+ * ------------------------------------------------------------------------ */
 
 GOSR_TEST(exposition_exact_text)
 {
@@ -176,15 +178,24 @@ GOSR_TEST(exposition_exact_text)
     const char *lab[] = {"module"};
     const double b[] = {0.25, 0.5, 1};
     gosr_admin_metric *tick, *script, *active, *faults;
-    gosr_admin_metric_desc dt = {"gosr_tick_seconds", "Tick time.",
-                                 GOSR_ADMIN_HISTOGRAM, NULL, 0, b, 3};
+    gosr_admin_metric_desc dt = {
+        "gosr_tick_seconds", "Tick time.", GOSR_ADMIN_HISTOGRAM, NULL, 0, b, 3};
     gosr_admin_metric_desc ds = {"gosr_script_seconds_total",
                                  "Script time per module\\n, in seconds.\nok",
-                                 GOSR_ADMIN_COUNTER, lab, 1, NULL, 0};
-    gosr_admin_metric_desc da = {"gosr_active_modules", "Active modules.",
-                                 GOSR_ADMIN_GAUGE, NULL, 0, NULL, 0};
-    gosr_admin_metric_desc df = {"gosr_faults_total", "Faults.",
-                                 GOSR_ADMIN_COUNTER, lab, 1, NULL, 0};
+                                 GOSR_ADMIN_COUNTER,
+                                 lab,
+                                 1,
+                                 NULL,
+                                 0};
+    gosr_admin_metric_desc da = {"gosr_active_modules",
+                                 "Active modules.",
+                                 GOSR_ADMIN_GAUGE,
+                                 NULL,
+                                 0,
+                                 NULL,
+                                 0};
+    gosr_admin_metric_desc df = {
+        "gosr_faults_total", "Faults.", GOSR_ADMIN_COUNTER, lab, 1, NULL, 0};
     CHECK_OK(gosr_admin_metrics_add(m, &dt, &tick, &err));
     CHECK_OK(gosr_admin_metrics_add(m, &ds, &script, &err));
     CHECK_OK(gosr_admin_metrics_add(m, &da, &active, &err));
@@ -238,11 +249,11 @@ GOSR_TEST(exposition_exact_text)
 GOSR_TEST(parser_rejects_bad_text)
 {
     static const char *const bad[] = {
-        "x 1\n",                                         /* no TYPE */
-        "# HELP a x\n# TYPE a counter\na 1",             /* no final \n */
+        "x 1\n",                                          /* no TYPE */
+        "# HELP a x\n# TYPE a counter\na 1",              /* no final \n */
         "# HELP a x\n# TYPE a counter\na{l=\"\\q\"} 1\n", /* bad escape */
-        "# HELP a x\n# TYPE a counter\nb 1\n",           /* wrong family */
-        "# HELP a x\n# TYPE a counter\na 1 2 3\n",       /* junk */
+        "# HELP a x\n# TYPE a counter\nb 1\n",            /* wrong family */
+        "# HELP a x\n# TYPE a counter\na 1 2 3\n",        /* junk */
         "# HELP a x\n# TYPE a histogram\na_bucket{le=\"1\"} 2\n"
         "a_bucket{le=\"0.5\"} 2\n", /* le not rising */
         "# HELP a x\n# TYPE a histogram\na_bucket{le=\"+Inf\"} 2\n"
@@ -310,18 +321,26 @@ GOSR_TEST(descriptions_validated)
         {{.name = ""}, "metric_name"},
         {{.name = "9abc"}, "metric_name"},
         {{.name = "a b"}, "metric_name"},
-        {{.name = "h", .type = GOSR_ADMIN_HISTOGRAM, .labels = le,
+        {{.name = "h",
+          .type = GOSR_ADMIN_HISTOGRAM,
+          .labels = le,
           .nlabels = 1},
          "label_name"},
         {{.name = "c", .labels = dunder, .nlabels = 1}, "label_name"},
         {{.name = "c", .labels = bad, .nlabels = 1}, "label_name"},
-        {{.name = "h", .type = GOSR_ADMIN_HISTOGRAM, .buckets = down,
+        {{.name = "h",
+          .type = GOSR_ADMIN_HISTOGRAM,
+          .buckets = down,
           .nbuckets = 2},
          "buckets"},
-        {{.name = "h", .type = GOSR_ADMIN_HISTOGRAM, .buckets = nan_b,
+        {{.name = "h",
+          .type = GOSR_ADMIN_HISTOGRAM,
+          .buckets = nan_b,
           .nbuckets = 1},
          "buckets"},
-        {{.name = "h", .type = GOSR_ADMIN_HISTOGRAM, .buckets = ok_b,
+        {{.name = "h",
+          .type = GOSR_ADMIN_HISTOGRAM,
+          .buckets = ok_b,
           .nbuckets = 0},
          "buckets"},
         {{.name = "t", .type = (gosr_admin_metric_type)7}, "metric_desc"},
@@ -351,9 +370,9 @@ GOSR_TEST(wrong_update_kind_is_ignored)
     gosr_admin_series *sc, *sh;
     CHECK_OK(gosr_admin_metric_series(c, NULL, &sc, &err));
     CHECK_OK(gosr_admin_metric_series(h, NULL, &sh, &err));
-    gosr_admin_series_set(sc, 10);     /* set is for gauges */
-    gosr_admin_series_observe(sc, 1);  /* observe is for histograms */
-    gosr_admin_series_add(sh, 5);      /* add is not for histograms */
+    gosr_admin_series_set(sc, 10);    /* set is for gauges */
+    gosr_admin_series_observe(sc, 1); /* observe is for histograms */
+    gosr_admin_series_add(sh, 5);     /* add is not for histograms */
     gosr_admin_series_add(sc, NAN);
     gosr_admin_series_observe(sh, NAN);
     CHECK(gosr_admin_series_value(sc) == 0);
@@ -362,13 +381,14 @@ GOSR_TEST(wrong_update_kind_is_ignored)
     gosr_admin_metrics_destroy(m);
 }
 
-/* ---- concurrent updates -------------------------------------------------------------- */
+/* ---- concurrent updates
+ * -------------------------------------------------------------- */
 
 typedef struct upd {
-    gosr_admin_series *c;   /* counter to add to */
-    gosr_admin_series *h;   /* histogram to observe into */
-    gosr_admin_metrics *m;  /* registry to render meanwhile */
-    pthread_t th;           /* thread */
+    gosr_admin_series *c;  /* counter to add to */
+    gosr_admin_series *h;  /* histogram to observe into */
+    gosr_admin_metrics *m; /* registry to render meanwhile */
+    pthread_t th;          /* thread */
 } upd;
 
 static void *upd_main(void *arg)
@@ -394,8 +414,8 @@ GOSR_TEST(concurrent_updates_are_exact)
     gosr_admin_metric *c, *h;
     const double b[] = {0.3, 0.6};
     gosr_admin_metric_desc dc = {.name = "c_total"};
-    gosr_admin_metric_desc dh = {.name = "h", .type = GOSR_ADMIN_HISTOGRAM,
-                                 .buckets = b, .nbuckets = 2};
+    gosr_admin_metric_desc dh = {
+        .name = "h", .type = GOSR_ADMIN_HISTOGRAM, .buckets = b, .nbuckets = 2};
     CHECK_OK(gosr_admin_metrics_add(m, &dc, &c, &err));
     CHECK_OK(gosr_admin_metrics_add(m, &dh, &h, &err));
     upd u[4];

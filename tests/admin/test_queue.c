@@ -47,8 +47,8 @@ static void *caller_main(void *a)
 {
     caller *c = a;
     for (int i = 0; i < c->calls; i++) {
-        c->last_status = gosr_admin_queue_call(c->q, c->fn, c->arg,
-                                               c->timeout_ms, &c->err);
+        c->last_status =
+            gosr_admin_queue_call(c->q, c->fn, c->arg, c->timeout_ms, &c->err);
         c->ok += c->last_status == GOSR_OK;
     }
     return NULL;
@@ -112,8 +112,8 @@ GOSR_TEST(started_job_is_waited_for)
     gosr_admin_queue *q;
     REQUIRE(gosr_admin_queue_create(&q) == GOSR_OK);
     int v = 0;
-    caller c = {.q = q, .fn = job_slow, .arg = &v, .timeout_ms = 50,
-                .calls = 1};
+    caller c = {
+        .q = q, .fn = job_slow, .arg = &v, .timeout_ms = 50, .calls = 1};
     REQUIRE(pthread_create(&c.th, NULL, caller_main, &c) == 0);
     CHECK(gosr_admin_queue_wait(q, 5000));
     CHECK_EQ(gosr_admin_queue_drain(q, 0), 1); /* runs 200 ms > timeout */
@@ -128,7 +128,10 @@ GOSR_TEST(close_fails_waiting_and_new_jobs)
     gosr_admin_queue *q;
     REQUIRE(gosr_admin_queue_create(&q) == GOSR_OK);
     int counter = 0;
-    caller c = {.q = q, .fn = job_inc, .arg = &counter, .timeout_ms = 60000,
+    caller c = {.q = q,
+                .fn = job_inc,
+                .arg = &counter,
+                .timeout_ms = 60000,
                 .calls = 1};
     REQUIRE(pthread_create(&c.th, NULL, caller_main, &c) == 0);
     CHECK(gosr_admin_queue_wait(q, 5000));
@@ -153,8 +156,11 @@ GOSR_TEST(drain_respects_max)
     int counter = 0;
     caller c[3];
     for (int i = 0; i < 3; i++) {
-        c[i] = (caller){.q = q, .fn = job_inc, .arg = &counter,
-                        .timeout_ms = 60000, .calls = 1};
+        c[i] = (caller){.q = q,
+                        .fn = job_inc,
+                        .arg = &counter,
+                        .timeout_ms = 60000,
+                        .calls = 1};
         REQUIRE(pthread_create(&c[i].th, NULL, caller_main, &c[i]) == 0);
     }
     /* Wait until all three are queued. */
@@ -185,8 +191,11 @@ GOSR_TEST(many_callers_counted_exactly)
     int counter = 0;
     caller c[8];
     for (int i = 0; i < 8; i++) {
-        c[i] = (caller){.q = q, .fn = job_inc, .arg = &counter,
-                        .timeout_ms = 30000, .calls = 500};
+        c[i] = (caller){.q = q,
+                        .fn = job_inc,
+                        .arg = &counter,
+                        .timeout_ms = 30000,
+                        .calls = 500};
         REQUIRE(pthread_create(&c[i].th, NULL, caller_main, &c[i]) == 0);
     }
     int ok = 0;

@@ -16,8 +16,8 @@ GOSR_TEST(uri_segments_and_query)
 {
     admin__uri u;
     gosr_error err;
-    CHECK_OK(parse("/v1/modules/a%2Fb%20c/x+y?q=1+2&empty=&flag&n%3D=v%26w",
-                   &u, &err));
+    CHECK_OK(parse("/v1/modules/a%2Fb%20c/x+y?q=1+2&empty=&flag&n%3D=v%26w", &u,
+                   &err));
     CHECK_STR(u.path, "/v1/modules/a%2Fb%20c/x+y");
     CHECK_EQ(u.nseg, 4);
     CHECK_STR(u.seg[2], "a/b c");
@@ -49,10 +49,10 @@ GOSR_TEST(uri_malformed)
         const char *s;
         const char *reason;
     } bad[] = {
-        {"", "path_malformed"},          {"v1/x", "path_malformed"},
-        {"/a b", "path_malformed"},      {"/a\tb", "path_malformed"},
-        {"/a%2", "escape_malformed"},    {"/a%", "escape_malformed"},
-        {"/a%g0", "escape_malformed"},   {"/a%00b", "escape_malformed"},
+        {"", "path_malformed"},           {"v1/x", "path_malformed"},
+        {"/a b", "path_malformed"},       {"/a\tb", "path_malformed"},
+        {"/a%2", "escape_malformed"},     {"/a%", "escape_malformed"},
+        {"/a%g0", "escape_malformed"},    {"/a%00b", "escape_malformed"},
         {"/a?x=%zz", "escape_malformed"}, {"/a?x%00=1", "escape_malformed"},
         {"http://h/x", "path_malformed"},
     };
@@ -108,8 +108,8 @@ GOSR_TEST(patterns_match_and_capture)
 {
     admin__pattern p;
     gosr_error err;
-    CHECK_OK(admin__pattern_compile("/v1/modules/{id}/versions/{ver}", &p,
-                                    &err));
+    CHECK_OK(
+        admin__pattern_compile("/v1/modules/{id}/versions/{ver}", &p, &err));
     CHECK_EQ(p.ncapture, 2);
     CHECK_STR(p.names[0], "id");
     CHECK_STR(p.names[1], "ver");
@@ -132,8 +132,8 @@ GOSR_TEST(patterns_match_and_capture)
     CHECK_OK(admin__pattern_compile("/v1/modules/{x}/versions/{y}", &q, &err));
     CHECK(admin__pattern_same(&p, &q));
     admin__pattern_free(&q);
-    CHECK_OK(admin__pattern_compile("/v1/modules/{x}/versions/latest", &q,
-                                    &err));
+    CHECK_OK(
+        admin__pattern_compile("/v1/modules/{x}/versions/latest", &q, &err));
     CHECK(!admin__pattern_same(&p, &q));
     admin__pattern_free(&q);
     admin__pattern_free(&p);
@@ -142,10 +142,9 @@ GOSR_TEST(patterns_match_and_capture)
     CHECK(admin__pattern_match(&p, &u, v));
     admin__uri_free(&u);
     admin__pattern_free(&p);
-    static const char *const bad[] = {"",          "x",      "/a//b",
-                                      "/a/",       "/{}",    "/{1a}",
-                                      "/{a}/{a}",  "/a b",   "/{a",
-                                      "/a%20",     "/{a-b}", NULL};
+    static const char *const bad[] = {"",    "x",     "/a//b",    "/a/",
+                                      "/{}", "/{1a}", "/{a}/{a}", "/a b",
+                                      "/{a", "/a%20", "/{a-b}",   NULL};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_STATUS(admin__pattern_compile(bad[i], &p, &err), GOSR_EINVAL);
         CHECK_STR(err.reason, "route_pattern");
@@ -192,9 +191,16 @@ GOSR_TEST(json_body_parse)
     CHECK_STATUS(admin__json_body((const uint8_t *)"\"s\"", 3, &v, &err),
                  GOSR_EFORMAT);
     CHECK_STR(err.reason, "json_not_object");
-    CHECK_STATUS(admin__json_body((const uint8_t *)"{\"a\":1,\"a\":1}", 13,
-                                  &v, &err),
-                 GOSR_EFORMAT);
+    CHECK_STATUS(
+        admin__json_body((const uint8_t *)"{\"a\":1,\"a\":1}", 13, &v, &err),
+        GOSR_EFORMAT);
     CHECK_STATUS(admin__json_body((const uint8_t *)"{}\0{}", 5, &v, &err),
                  GOSR_EFORMAT);
+}
+
+GOSR_TEST(status_from_unknown_name)
+{
+    CHECK_EQ(gosr_admin_status_from_name(gosr_status_name(-100000)),
+             GOSR_EINTERNAL);
+    CHECK_EQ(gosr_admin_status_from_name(""), GOSR_EINTERNAL);
 }

@@ -15,26 +15,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- fixture ---------------------------------------------------------------- */
+/* ---- fixture ----------------------------------------------------------------
+ */
 
 typedef struct fixture {
-    gosr_admin_server *s;     /* the server under test */
-    char token[65];           /* operator token */
-    char priv[65];            /* privileged token */
-    char totp_b32[33];        /* TOTP secret, base32 */
-    const char *url;          /* base URL */
-    gosr_admin_queue *q;      /* queue for /v1/tick */
+    gosr_admin_server *s; /* the server under test */
+    char token[65];       /* operator token */
+    char priv[65];        /* privileged token */
+    char totp_b32[33];    /* TOTP secret, base32 */
+    const char *url;      /* base URL */
+    gosr_admin_queue *q;  /* queue for /v1/tick */
 } fixture;
 
 static int h_params(void *ud, const gosr_admin_request *r,
                     gosr_admin_reply *rep, gosr_error *err)
 {
     const char *q = gosr_admin_query(r, "q"), *f = gosr_admin_query(r, "flag");
-    rep->json = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id",
-                          gosr_admin_param(r, "id"), "ver",
-                          gosr_admin_param(r, "ver"), "q", q ? q : "(none)",
-                          "flag", f ? f : "(none)", "nquery",
-                          (json_int_t)r->nquery);
+    rep->json =
+        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", gosr_admin_param(r, "id"),
+                  "ver", gosr_admin_param(r, "ver"), "q", q ? q : "(none)",
+                  "flag", f ? f : "(none)", "nquery", (json_int_t)r->nquery);
     return GOSR_OK;
 }
 
@@ -136,8 +136,10 @@ static bool fixture_start(fixture *f, bool with_priv)
         CHECK_OK(gosr_admin_totp_secret_create(path, f->totp_b32, &err));
     }
     CHECK_OK(gosr_admin_queue_create(&f->q));
-    gosr_admin_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0",
-                             .max_json = 1024, .max_upload = 256 * 1024};
+    gosr_admin_config cfg = {.data_dir = dir,
+                             .listen = "127.0.0.1:0",
+                             .max_json = 1024,
+                             .max_upload = 256 * 1024};
     int rc = gosr_admin_server_create(&cfg, &f->s, &err);
     if (rc != GOSR_OK) {
         gosr_test_fail(__FILE__, __LINE__, "create: %s %s", err.reason,
@@ -146,8 +148,8 @@ static bool fixture_start(fixture *f, bool with_priv)
     }
     for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++)
         CHECK_OK(gosr_admin_server_route(f->s, &ROUTES[i], &err));
-    gosr_admin_route tick = {"GET", "/v1/tick", h_tick, f->q,
-                             GOSR_ADMIN_ROLE_OPERATOR, 0, false};
+    gosr_admin_route tick = {
+        "GET", "/v1/tick", h_tick, f->q, GOSR_ADMIN_ROLE_OPERATOR, 0, false};
     CHECK_OK(gosr_admin_server_route(f->s, &tick, &err));
     gosr_admin_server_set_status(f->s, status_cb, NULL);
     CHECK_OK(gosr_admin_server_start(f->s, &err));
@@ -164,7 +166,8 @@ static void fixture_stop(fixture *f)
     gosr_admin_queue_destroy(f->q);
 }
 
-/* ---- tests -------------------------------------------------------------------- */
+/* ---- tests
+ * -------------------------------------------------------------------- */
 
 GOSR_TEST(healthz_needs_no_auth)
 {
@@ -196,8 +199,8 @@ GOSR_TEST(auth_missing_invalid_valid)
     CHECK_EQ(r.code, 401);
     CHECK_STR(http_reason(&r), "auth_invalid");
     http_result_free(&r);
-    http_do(f.url, "GET", "/v1/status", NULL, "Authorization: Basic Zm9v",
-            NULL, 0, 0, &r);
+    http_do(f.url, "GET", "/v1/status", NULL, "Authorization: Basic Zm9v", NULL,
+            0, 0, &r);
     CHECK_EQ(r.code, 401);
     CHECK_STR(http_reason(&r), "auth_invalid");
     http_result_free(&r);
@@ -235,12 +238,12 @@ GOSR_TEST(routing_params_and_query)
     CHECK_EQ(r.code, 404);
     CHECK_STR(http_reason(&r), "route_not_found");
     http_result_free(&r);
-    http_do(f.url, "GET", "/v1/modules/a/versions/1/x", f.token, NULL, NULL,
-            0, 0, &r);
+    http_do(f.url, "GET", "/v1/modules/a/versions/1/x", f.token, NULL, NULL, 0,
+            0, &r);
     CHECK_EQ(r.code, 404);
     http_result_free(&r);
-    http_do(f.url, "GET", "/v1/modules/a%zz/versions/1", f.token, NULL, NULL,
-            0, 0, &r);
+    http_do(f.url, "GET", "/v1/modules/a%zz/versions/1", f.token, NULL, NULL, 0,
+            0, &r);
     CHECK_EQ(r.code, 400);
     CHECK_STR(http_reason(&r), "escape_malformed");
     http_result_free(&r);
@@ -281,9 +284,8 @@ GOSR_TEST(json_bodies_and_limits)
     http_do(f.url, "POST", "/v1/echo", f.token, NULL, ok, strlen(ok), 0, &r);
     CHECK_EQ(r.code, 201);
     CHECK_STR(json_string_value(json_object_get(
-                  json_array_get(json_object_get(
-                                     json_object_get(r.json, "got"), "a"),
-                                 2),
+                  json_array_get(
+                      json_object_get(json_object_get(r.json, "got"), "a"), 2),
                   "b")),
               "c");
     http_result_free(&r);
@@ -591,9 +593,9 @@ GOSR_TEST(parse_listen)
     CHECK_OK(gosr_admin_parse_listen("10.1.2.3:65535", host, &port, &err));
     CHECK_STR(host, "10.1.2.3");
     CHECK_EQ(port, 65535);
-    const char *bad[] = {"127.0.0.1",  "127.0.0.1:",      ":80",
+    const char *bad[] = {"127.0.0.1",    "127.0.0.1:",      ":80",
                          "localhost:80", "127.0.0.1:65536", "127.0.0.1:-1",
-                         "127.0.0.1:8x", "1.2.3.4.5:80",   "::1:80"};
+                         "127.0.0.1:8x", "1.2.3.4.5:80",    "::1:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_STATUS(gosr_admin_parse_listen(bad[i], host, &port, &err),
                      GOSR_EINVAL);
@@ -646,13 +648,14 @@ GOSR_TEST(queue_behind_a_route)
     fixture_stop(&f);
 }
 
-/* ---- concurrency ----------------------------------------------------------------- */
+/* ---- concurrency
+ * ----------------------------------------------------------------- */
 
 typedef struct worker {
-    const fixture *f;  /* shared fixture (read only) */
-    int id;            /* worker number */
-    int bad;           /* responses with an unexpected status */
-    pthread_t th;      /* the thread */
+    const fixture *f; /* shared fixture (read only) */
+    int id;           /* worker number */
+    int bad;          /* responses with an unexpected status */
+    pthread_t th;     /* the thread */
 } worker;
 
 static void *worker_main(void *arg)
@@ -679,10 +682,10 @@ static void *worker_main(void *arg)
                 reqs[k].auth ? w->f->token : NULL, NULL, reqs[k].body,
                 reqs[k].body ? strlen(reqs[k].body) : 0, 0, &r);
         bool is_metrics = strcmp(reqs[k].path, "/metrics") == 0;
-        bool body_ok = is_metrics ? r.body.len > 0 &&
-                                        strstr((char *)r.body.data,
-                                               "# TYPE gosr_script_seconds")
-                                  : r.json != NULL;
+        bool body_ok =
+            is_metrics ? r.body.len > 0 && strstr((char *)r.body.data,
+                                                  "# TYPE gosr_script_seconds")
+                       : r.json != NULL;
         if (r.code != reqs[k].want || !body_ok) {
             w->bad++;
             if (w->bad < 3)
@@ -704,9 +707,10 @@ GOSR_TEST(concurrent_requests)
     gosr_admin_metric_desc d = {.name = "gosr_script_seconds_total",
                                 .help = "Script time.",
                                 .type = GOSR_ADMIN_COUNTER,
-                                .labels = labels, .nlabels = 1};
-    CHECK_OK(gosr_admin_metrics_add(gosr_admin_server_metrics(f.s), &d, &fam,
-                                    &err));
+                                .labels = labels,
+                                .nlabels = 1};
+    CHECK_OK(
+        gosr_admin_metrics_add(gosr_admin_server_metrics(f.s), &d, &fam, &err));
     worker w[8];
     for (int i = 0; i < 8; i++) {
         w[i] = (worker){.f = &f, .id = i};
@@ -732,4 +736,91 @@ GOSR_TEST(concurrent_requests)
     CHECK_OK(gosr_admin_metric_series(fam, v, &s, &err));
     CHECK(gosr_admin_series_value(s) == 200.0);
     fixture_stop(&f);
+}
+
+/* ---- raw HTTP: malformed and abandoned requests
+ * ---------------------------------- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* Sends `req` (n bytes) on a fresh connection, reads the reply (up to
+ * 4 KiB) and returns the HTTP status from its first line, or 0. */
+static int raw_exchange(uint16_t port, const char *req, size_t n,
+                        bool read_reply)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int code = 0;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        goto out;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (read_reply) {
+        char buf[4096];
+        ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+        if (r > 12) {
+            buf[r] = '\0';
+            sscanf(buf, "HTTP/1.%*d %d", &code);
+        }
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    return code;
+}
+
+GOSR_TEST(malformed_http_is_refused_without_leaks)
+{
+    fixture f;
+    REQUIRE(fixture_start(&f, false));
+    uint16_t port = gosr_admin_server_port(f.s);
+    const char *r1 =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n";
+    CHECK_EQ(raw_exchange(port, r1, strlen(r1), true), 400);
+    const char *r2 = "GET /v1/status HTTP/1.1\r\nHost: x\r\n"; /* unfinished */
+    raw_exchange(port, r2, strlen(r2), false);
+    char auth[256];
+    snprintf(auth, sizeof auth,
+             "POST /v1/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+             "%s\r\nContent-Length: 100\r\n\r\n{\"a\":",
+             f.token);
+    raw_exchange(port, auth, strlen(auth), false); /* body cut short */
+    snprintf(auth, sizeof auth,
+             "POST /v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+             "%s\r\nContent-Length: 100000\r\n\r\nxxxx",
+             f.token);
+    raw_exchange(port, auth, strlen(auth), false); /* upload cut short */
+    size_t big = 64 * 1024;
+    char *huge = gosr_malloc(big + 64);
+    REQUIRE(huge);
+    int k = snprintf(huge, 64, "GET /healthz HTTP/1.1\r\nX-Big: ");
+    memset(huge + k, 'a', big);
+    memcpy(huge + k + big, "\r\n\r\n", 4);
+    int code = raw_exchange(port, huge, (size_t)k + big + 4, true);
+    CHECK(code == 431 || code == 413 || code == 400);
+    gosr_free(huge);
+    const char *r3 =
+        "GET /v1/modules/%zz/versions/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ(raw_exchange(port, r3, strlen(r3), true), 400);
+    const char *r4 = "BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ(raw_exchange(port, r4, strlen(r4), true), 405);
+    /* The server still works and nothing was left behind. */
+    http_result r;
+    http_do(f.url, "GET", "/healthz", NULL, NULL, NULL, 0, 0, &r);
+    CHECK_EQ(r.code, 200);
+    http_result_free(&r);
+    fixture_stop(&f);
+    CHECK_EQ(gosr_test_system("ls -a '%s' | grep -q admin-upload",
+                              gosr_test_tmpdir()),
+             1);
 }
