@@ -172,13 +172,13 @@ static enum MHD_Result send_json(struct MHD_Connection *c, conn_ctx *x,
                           NULL, NULL);
     size_t n = strlen(s);
     enum MHD_Result ret = MHD_NO;
-    char *line = malloc(n + 2);
+    char *line = gosr_malloc(n + 2);
     if (line) {
         memcpy(line, s, n);
         line[n] = '\n';
         ret = send_bytes(c, x, http, line, n + 1, "application/json",
                          extra_name, extra_value);
-        free(line);
+        gosr_free(line);
     }
     free(s);
     return ret;

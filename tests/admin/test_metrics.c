@@ -442,3 +442,46 @@ GOSR_TEST(concurrent_updates_are_exact)
     gosr_buf_free(&out);
     gosr_admin_metrics_destroy(m);
 }
+
+/* Builds and renders a small registry; returns the first failure. */
+static int build_and_render(void)
+{
+    gosr_admin_metrics *m = NULL;
+    int rc = gosr_admin_metrics_create(&m);
+    if (rc != GOSR_OK)
+        return rc;
+    const char *lab[] = {"module"};
+    gosr_admin_metric *h = NULL, *c = NULL;
+    gosr_admin_metric_desc dh = {.name = "h", .type = GOSR_ADMIN_HISTOGRAM,
+                                 .labels = lab, .nlabels = 1};
+    gosr_admin_metric_desc dc = {.name = "c_total", .help = "x"};
+    rc = gosr_admin_metrics_add(m, &dh, &h, NULL);
+    if (rc == GOSR_OK)
+        rc = gosr_admin_metrics_add(m, &dc, &c, NULL);
+    const char *v[] = {"mod"};
+    gosr_admin_series *s = NULL;
+    if (rc == GOSR_OK)
+        rc = gosr_admin_metric_series(h, v, &s, NULL);
+    if (rc == GOSR_OK)
+        gosr_admin_series_observe(s, 0.01);
+    gosr_buf b = {0};
+    if (rc == GOSR_OK)
+        rc = gosr_admin_metrics_render(m, &b);
+    gosr_buf_free(&b);
+    gosr_admin_metrics_destroy(m);
+    return rc;
+}
+
+GOSR_TEST(out_of_memory_at_every_allocation)
+{
+    int n;
+    for (n = 1; n < 500; n++) {
+        gosr_alloc_fail_after(n);
+        int rc = build_and_render();
+        gosr_alloc_fail_after(0);
+        if (rc == GOSR_OK)
+            break;
+        CHECK_STATUS(rc, GOSR_ENOMEM);
+    }
+    CHECK(n > 5 && n < 500); /* it did fail early, and it did finish */
+}

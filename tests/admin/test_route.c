@@ -204,3 +204,26 @@ GOSR_TEST(status_from_unknown_name)
              GOSR_EINTERNAL);
     CHECK_EQ(gosr_admin_status_from_name(""), GOSR_EINTERNAL);
 }
+
+GOSR_TEST(out_of_memory_in_parsers)
+{
+    int n;
+    for (n = 1; n < 100; n++) {
+        admin__uri u;
+        admin__pattern p;
+        gosr_error err;
+        gosr_alloc_fail_after(n);
+        int rc = admin__pattern_compile("/v1/modules/{id}/versions/{v}", &p,
+                                        &err);
+        if (rc == GOSR_OK) {
+            rc = parse("/v1/modules/a/versions/b?x=1", &u, &err);
+            admin__uri_free(&u);
+            admin__pattern_free(&p);
+        }
+        gosr_alloc_fail_after(0);
+        if (rc == GOSR_OK)
+            break;
+        CHECK_STATUS(rc, GOSR_ENOMEM);
+    }
+    CHECK(n > 1 && n < 100);
+}

@@ -824,3 +824,23 @@ GOSR_TEST(malformed_http_is_refused_without_leaks)
                               gosr_test_tmpdir()),
              1);
 }
+
+GOSR_TEST(out_of_memory_in_create)
+{
+    const char *dir = gosr_test_tmpdir();
+    gosr_admin_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0"};
+    int n;
+    for (n = 1; n < 200; n++) {
+        gosr_admin_server *s = NULL;
+        gosr_error err;
+        gosr_alloc_fail_after(n);
+        int rc = gosr_admin_server_create(&cfg, &s, &err);
+        gosr_alloc_fail_after(0);
+        gosr_admin_server_destroy(s);
+        if (rc == GOSR_OK)
+            break;
+        CHECK_STATUS(rc, GOSR_ENOMEM);
+        CHECK(s == NULL);
+    }
+    CHECK(n > 1 && n < 200);
+}
