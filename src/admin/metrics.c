@@ -54,6 +54,7 @@ struct gosr_admin_metrics {
 /* ---- atomic doubles --------------------------------------------------------
  */
 
+/* Doubles travel through _Atomic uint64_t as their bit patterns. */
 static uint64_t dbits(double v)
 {
     uint64_t u;
@@ -94,6 +95,7 @@ int gosr_admin_metrics_create(gosr_admin_metrics **out)
     return GOSR_OK;
 }
 
+/* Frees a series with its label values and buckets. Accepts NULL. */
 static void series_free(gosr_admin_series *s, size_t nlabels)
 {
     if (!s)
@@ -105,6 +107,7 @@ static void series_free(gosr_admin_series *s, size_t nlabels)
     gosr_free(s);
 }
 
+/* Frees a family and all its series. Accepts NULL. */
 static void family_free(gosr_admin_metric *f)
 {
     if (!f)
@@ -132,6 +135,7 @@ void gosr_admin_metrics_destroy(gosr_admin_metrics *m)
     gosr_free(m);
 }
 
+/* Metric names allow ':', label names do not. */
 static bool metric_name_ok(const char *s, bool colon)
 {
     if (!s || !*s || (*s >= '0' && *s <= '9'))
@@ -176,6 +180,8 @@ static int desc_check(const gosr_admin_metric_desc *d, const double **b,
     return GOSR_OK;
 }
 
+/* Copies a checked description into a new family (NULL on ENOMEM);
+ * freed with family_free. */
 static gosr_admin_metric *family_new(const gosr_admin_metric_desc *d,
                                      const double *b, size_t nb)
 {
@@ -235,6 +241,7 @@ int gosr_admin_metrics_add(gosr_admin_metrics *m,
 /* ---- series
  * ------------------------------------------------------------------- */
 
+/* True when a series has exactly these label values. */
 static bool values_equal(const gosr_admin_series *s, const char *const *v,
                          size_t n)
 {
@@ -244,6 +251,8 @@ static bool values_equal(const gosr_admin_series *s, const char *const *v,
     return true;
 }
 
+/* A new zeroed series with copies of `values` (NULL on ENOMEM); freed
+ * with series_free. */
 static gosr_admin_series *series_new(gosr_admin_metric *f,
                                      const char *const *values)
 {

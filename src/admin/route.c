@@ -12,6 +12,7 @@
 /* ---- URI ------------------------------------------------------------------
  */
 
+/* Value of a hex digit, or -1. */
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -54,6 +55,8 @@ static int decode(const char *src, size_t n, bool plus, char **dst,
     return GOSR_OK;
 }
 
+/* Splits and decodes the path p[0..n) into u->seg, writing the decoded
+ * strings at *o (inside u->buf). */
 static int parse_path(const char *p, size_t n, admin__uri *u, char **o,
                       gosr_error *err)
 {
@@ -84,6 +87,8 @@ static int parse_path(const char *p, size_t n, admin__uri *u, char **o,
     return GOSR_OK;
 }
 
+/* Splits and decodes the query q[0..n) into u->qname/u->qvalue, writing
+ * at *o (inside u->buf). */
 static int parse_query(const char *q, size_t n, admin__uri *u, char **o,
                        gosr_error *err)
 {
@@ -152,6 +157,7 @@ void admin__uri_free(admin__uri *u)
 /* ---- patterns --------------------------------------------------------------
  */
 
+/* Literal pattern segments: unreserved URI characters only. */
 static bool literal_ok(const char *s, size_t n)
 {
     if (n == 0)
@@ -166,6 +172,7 @@ static bool literal_ok(const char *s, size_t n)
     return true;
 }
 
+/* Capture names: C identifiers. */
 static bool name_ok(const char *s, size_t n)
 {
     if (n == 0 || (s[0] >= '0' && s[0] <= '9'))

@@ -87,6 +87,8 @@ typedef struct conn_ctx {
 /* ---- helpers ----------------------------------------------------------------
  */
 
+/* Releases a request context: closes and deletes an upload temp file still
+ * held, frees buffers. Accepts NULL. */
 static void ctx_free(conn_ctx *x)
 {
     if (!x)
@@ -103,6 +105,8 @@ static void ctx_free(conn_ctx *x)
     gosr_free(x);
 }
 
+/* A new request context holding a copy of `uri` (raw_uri stays NULL on
+ * ENOMEM; begin() answers 500). Caller frees with ctx_free. */
 static conn_ctx *ctx_new(const char *uri)
 {
     conn_ctx *x = gosr_calloc(1, sizeof *x);
@@ -121,6 +125,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return ctx_new(uri);
 }
 
+/* MHD_OPTION_NOTIFY_COMPLETED: the request is over (answered, aborted or
+ * timed out); frees its context. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -128,6 +134,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* MHD_OPTION_EXTERNAL_LOGGER: libmicrohttpd's messages go to gosr_log at
+ * info level (they are mostly about misbehaving clients). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -141,6 +149,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- replies
  * ------------------------------------------------------------------ */
 
+/* Queues a reply of n bytes (copied by MHD) with Content-Type `type` and
+ * an optional extra header; marks the request answered. */
 static enum MHD_Result send_bytes(struct MHD_Connection *c, conn_ctx *x,
                                   int http, const void *p, size_t n,
                                   const char *type, const char *extra_name,
@@ -332,6 +342,8 @@ static int check_length(const gosr_admin_server *s, struct MHD_Connection *c,
     return GOSR_OK;
 }
 
+/* Creates the BODY_FILE temp file DIR/.admin-upload-XXXXXX (mode 0600);
+ * x owns it (ctx_free or finish deletes it). */
 static int open_upload(const gosr_admin_server *s, conn_ctx *x, gosr_error *err)
 {
     x->tmp_path = gosr_asprintf("%s/.admin-upload-XXXXXX", s->data_dir);
@@ -508,6 +520,8 @@ static enum MHD_Result finish(struct MHD_Connection *c, conn_ctx *x,
     return ret;
 }
 
+/* MHD access handler: called once after the headers, once per body piece
+ * and once at the end of the body. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
