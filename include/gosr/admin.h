@@ -182,6 +182,8 @@ GOSR_API size_t gosr_admin_queue_drain(gosr_admin_queue *q, size_t max);
 /* Blocks the tick thread until a job waits or `timeout_ms` passes; true
  * when a job waits. Lets an idle node sleep without missing requests. */
 GOSR_API bool gosr_admin_queue_wait(gosr_admin_queue *q, unsigned timeout_ms);
+/* Number of jobs waiting now (for a queue-depth gauge, and tests). */
+GOSR_API size_t gosr_admin_queue_pending(gosr_admin_queue *q);
 /* Refuses new jobs and fails waiting ones with GOSR_ECLOSED. */
 GOSR_API void gosr_admin_queue_close(gosr_admin_queue *q);
 

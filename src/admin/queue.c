@@ -165,6 +165,16 @@ bool gosr_admin_queue_wait(gosr_admin_queue *q, unsigned timeout_ms)
     return any;
 }
 
+size_t gosr_admin_queue_pending(gosr_admin_queue *q)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&q->lock);
+    for (const job *j = q->head; j; j = j->next)
+        n++;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 void gosr_admin_queue_close(gosr_admin_queue *q)
 {
     if (!q)

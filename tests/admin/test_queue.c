@@ -26,7 +26,7 @@ static int job_fail(void *arg, gosr_error *err)
 
 static int job_slow(void *arg, gosr_error *err)
 {
-    usleep(200 * 1000);
+    usleep(1500 * 1000);
     *(int *)arg = 7;
     return GOSR_OK;
 }
@@ -116,7 +116,7 @@ GOSR_TEST(started_job_is_waited_for)
         .q = q, .fn = job_slow, .arg = &v, .timeout_ms = 50, .calls = 1};
     REQUIRE(pthread_create(&c.th, NULL, caller_main, &c) == 0);
     CHECK(gosr_admin_queue_wait(q, 5000));
-    CHECK_EQ(gosr_admin_queue_drain(q, 0), 1); /* runs 200 ms > timeout */
+    CHECK_EQ(gosr_admin_queue_drain(q, 0), 1); /* runs 1.5 s > timeout */
     pthread_join(c.th, NULL);
     CHECK_EQ(c.last_status, GOSR_OK);
     CHECK_EQ(v, 7);
@@ -164,16 +164,15 @@ GOSR_TEST(drain_respects_max)
         REQUIRE(pthread_create(&c[i].th, NULL, caller_main, &c[i]) == 0);
     }
     /* Wait until all three are queued. */
-    for (int tries = 0; tries < 500; tries++) {
-        if (gosr_admin_queue_wait(q, 10)) {
-            usleep(20000);
-            break;
-        }
-    }
-    usleep(100000);
+    for (int tries = 0; tries < 1000 && gosr_admin_queue_pending(q) < 3;
+         tries++)
+        usleep(10000);
+    REQUIRE(gosr_admin_queue_pending(q) == 3);
     CHECK_EQ(gosr_admin_queue_drain(q, 1), 1);
     CHECK_EQ(counter, 1);
+    CHECK_EQ(gosr_admin_queue_pending(q), 2);
     CHECK_EQ(gosr_admin_queue_drain(q, 0), 2);
+    CHECK_EQ(gosr_admin_queue_pending(q), 0);
     for (int i = 0; i < 3; i++) {
         pthread_join(c[i].th, NULL);
         CHECK_EQ(c[i].last_status, GOSR_OK);
