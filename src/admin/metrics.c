@@ -41,6 +41,7 @@ struct gosr_admin_metric {
     char *labels[MAX_LABELS];    /* label names (owned) */
     size_t nbounds;              /* histogram bucket bounds */
     double bounds[MAX_BUCKETS];  /* strictly rising, finite */
+    char le[MAX_BUCKETS][40];    /* the bounds formatted for le="..." */
     gosr_admin_series *series;   /* first series (lock) */
     gosr_admin_series **tail;    /* where the next series links (lock) */
 };
@@ -50,6 +51,8 @@ struct gosr_admin_metrics {
     gosr_admin_metric *first; /* first family */
     gosr_admin_metric **tail; /* where the next family links */
 };
+
+static void fmt_double(double v, char out[40]);
 
 /* ---- atomic doubles --------------------------------------------------------
  */
@@ -198,6 +201,8 @@ static gosr_admin_metric *family_new(const gosr_admin_metric_desc *d,
     if (d->type == GOSR_ADMIN_HISTOGRAM) {
         f->nbounds = nb;
         memcpy(f->bounds, b, nb * sizeof *b);
+        for (size_t i = 0; i < nb; i++) /* formatted once, not per scrape */
+            fmt_double(b[i], f->le[i]);
     }
     if (!ok) {
         family_free(f);
@@ -406,14 +411,10 @@ static int render_histogram(gosr_buf *b, const gosr_admin_series *s)
     const gosr_admin_metric *f = s->family;
     uint64_t cum = 0;
     int rc = GOSR_OK;
-    char le[40];
     for (size_t i = 0; rc == GOSR_OK && i <= f->nbounds; i++) {
         cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
-        if (i < f->nbounds)
-            fmt_double(f->bounds[i], le);
-        else
-            strcpy(le, "+Inf");
-        rc = append_sample(b, s, "_bucket", le, (double)cum);
+        rc = append_sample(b, s, "_bucket", i < f->nbounds ? f->le[i] : "+Inf",
+                           (double)cum);
     }
     double sum = bitsd(atomic_load_explicit(&s->value, memory_order_relaxed));
     if (rc == GOSR_OK)
