@@ -20,7 +20,8 @@ extern "C" {
 /* ==== content-defined chunking =========================================== */
 
 /* Chunk size bounds. Zero fields take the defaults: min 256 KiB, avg 1 MiB,
- * max 4 MiB. avg must be a power of two; min <= avg <= max. */
+ * max 4 MiB (when only avg is given: min avg/4, max 4*avg, capped at
+ * 64 MiB). avg must be a power of two in [64, 64 MiB]; min <= avg <= max. */
 typedef struct gosr_cdc_params {
     uint32_t min_size; /* no cut before this many bytes */
     uint32_t avg_size; /* target average chunk size (power of two) */
