@@ -362,16 +362,18 @@ static int check_paths(const gmod__index *x, gosr_error *err)
     for (uint32_t i = 1; rc == GOSR_OK && i < x->nfiles; i++)
         if (strcmp(x->files[i - 1].path, x->files[i].path) > 0)
             rc = malformed(err, "files are not sorted by path");
+    char prefix[4097];
     for (uint32_t i = 0; rc == GOSR_OK && i < x->nfiles; i++) {
-        char *p = x->files[i].path;
-        for (char *s = strchr(p, '/'); rc == GOSR_OK && s;
+        const char *p = x->files[i].path, *key = prefix;
+        for (const char *s = strchr(p, '/'); rc == GOSR_OK && s;
              s = strchr(s + 1, '/')) {
-            *s = '\0'; /* look the directory prefix up as a file */
-            if (bsearch(&p, sorted, x->nfiles, sizeof(char *), cmp_path_ptr))
+            size_t n = (size_t)(s - p); /* look the directory up as a file */
+            memcpy(prefix, p, n);
+            prefix[n] = '\0';
+            if (bsearch(&key, sorted, x->nfiles, sizeof(char *), cmp_path_ptr))
                 rc = gosr_error_set(err, GOSR_EFORMAT, "path_conflict",
                                     "'%.200s' is both a file and a "
-                                    "directory", p);
-            *s = '/';
+                                    "directory", prefix);
         }
     }
     gosr_free(sorted);

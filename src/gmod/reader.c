@@ -29,6 +29,7 @@ struct gosr_gmod_reader {
     bool done;                /* end reached and checked */
     gosr_buf stored;          /* current record's stored bytes */
     gosr_buf plain;           /* current record's plaintext */
+    int fd;                   /* source fd for open_fd (borrowed), else -1 */
 };
 
 /* ---- reading -------------------------------------------------------------- */
@@ -191,21 +192,32 @@ static int open_checks(gosr_gmod_reader *r, gosr_error *err)
     return rc;
 }
 
-int gosr_gmod_reader_open(gosr_gmod_read_fn read, void *ud,
-                          const gosr_gmod_verify_opts *o,
-                          gosr_gmod_reader **out, gosr_error *err)
+/* Allocates a reader; NULL (with err set) on bad arguments or ENOMEM. */
+static gosr_gmod_reader *reader_new(gosr_gmod_read_fn read, void *ud,
+                                    const gosr_gmod_verify_opts *o,
+                                    gosr_error *err)
 {
-    *out = NULL;
-    if (!read || !o || (!o->trust_pk && !o->no_trust))
-        return gosr_error_set(err, GOSR_EINVAL, "bad_argument",
-                              "a reader needs a source and a trust root "
-                              "(or no_trust)");
+    if (!read || !o || (!o->trust_pk && !o->no_trust)) {
+        gosr_error_set(err, GOSR_EINVAL, "bad_argument",
+                       "a reader needs a source and a trust root (or "
+                       "no_trust)");
+        return NULL;
+    }
     gosr_gmod_reader *r = gosr_calloc(1, sizeof *r);
-    if (!r)
-        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "reader");
-    *r = (gosr_gmod_reader){.read = read, .ud = ud, .o = *o};
+    if (!r) {
+        gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "reader");
+        return NULL;
+    }
+    *r = (gosr_gmod_reader){.read = read, .ud = ud, .o = *o, .fd = -1};
     if (!r->o.max_bundle)
         r->o.max_bundle = GOSR_GMOD_MAX_BUNDLE;
+    return r;
+}
+
+/* Runs the head checks; on failure destroys r. */
+static int reader_start(gosr_gmod_reader *r, gosr_gmod_reader **out,
+                        gosr_error *err)
+{
     int rc = open_checks(r, err);
     if (rc != GOSR_OK) {
         gosr_gmod_reader_destroy(r);
@@ -215,26 +227,31 @@ int gosr_gmod_reader_open(gosr_gmod_read_fn read, void *ud,
     return GOSR_OK;
 }
 
+int gosr_gmod_reader_open(gosr_gmod_read_fn read, void *ud,
+                          const gosr_gmod_verify_opts *o,
+                          gosr_gmod_reader **out, gosr_error *err)
+{
+    *out = NULL;
+    gosr_gmod_reader *r = reader_new(read, ud, o, err);
+    return r ? reader_start(r, out, err) : err ? err->status : GOSR_EINVAL;
+}
+
 int gosr_gmod_reader_open_fd(int fd, const gosr_gmod_verify_opts *o,
                              gosr_gmod_reader **out, gosr_error *err)
 {
-    /* The fd lives in the caller's frame; keep a copy with the reader. */
-    int *slot = gosr_malloc(sizeof *slot);
-    if (!slot)
-        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "reader");
-    *slot = fd;
-    int rc = gosr_gmod_reader_open(fd_read, slot, o, out, err);
-    if (rc != GOSR_OK)
-        gosr_free(slot);
-    return rc;
+    *out = NULL;
+    gosr_gmod_reader *r = reader_new(fd_read, NULL, o, err);
+    if (!r)
+        return err ? err->status : GOSR_EINVAL;
+    r->fd = fd; /* fd_read reads through ud = &r->fd */
+    r->ud = &r->fd;
+    return reader_start(r, out, err);
 }
 
 void gosr_gmod_reader_destroy(gosr_gmod_reader *r)
 {
     if (!r)
         return;
-    if (r->read == fd_read)
-        gosr_free(r->ud);
     gmod__index_free(&r->x);
     gosr_gmod_manifest_destroy(r->m);
     gosr_buf_free(&r->stored);
