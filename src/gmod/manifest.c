@@ -231,7 +231,9 @@ static int load_error(walk *w, const uint8_t *p, size_t n,
     case json_error_wrong_type: reason = "manifest_wrong_type"; break;
     default: break;
     }
-    path_at(w, p, n, je->position > 0 ? (size_t)je->position : 0);
+    /* position is just past the offending token: place the path before its
+     * last byte, so a stray closing bracket is still inside its container */
+    path_at(w, p, n, je->position > 0 ? (size_t)je->position - 1 : 0);
     return fail(w, status, reason, "%s (line %d, column %d)", je->text,
                 je->line, je->column);
 }
@@ -565,7 +567,9 @@ static int walk_string(walk *w, json_t *v, const node *n)
         return fail(w, GOSR_EFORMAT, "manifest_bad_semver",
                     "'%.64s' is not a SemVer 2.0.0 version", s);
     case K_RANGE:
-        if (gosr_semver_range_parse(s, &r, NULL) != GOSR_OK)
+        if ((t = gosr_semver_range_parse(s, &r, NULL)) == GOSR_ENOMEM)
+            return fail(w, GOSR_ENOMEM, "out_of_memory", "version range");
+        if (t != GOSR_OK)
             return fail(w, GOSR_EFORMAT, "manifest_bad_semver",
                         "'%.64s' is not a version range", s);
         gosr_semver_range_free(r);
