@@ -190,6 +190,8 @@ typedef struct gosr_gmod_file {
 /* One chunk record as listed by the signed manifest. */
 typedef struct gosr_gmod_chunk {
     gosr_hash id;        /* BLAKE3 of the plaintext */
+    gosr_hash stored_id; /* BLAKE3 of the stored (compressed) bytes: they
+                            are authenticated before any decoding */
     uint32_t plain_len;  /* plaintext bytes */
     uint32_t stored_len; /* bytes in the bundle */
     gosr_codec codec;    /* how it is stored */

@@ -170,9 +170,10 @@ int gmod__index_encode(const gmod__index *x, gosr_buf *out)
     for (uint32_t i = 0; rc == GOSR_OK && i < x->nchunks; i++) {
         uint8_t e[GMOD__CHUNK_ENTRY_LEN] = {0};
         memcpy(e, x->chunks[i].id.b, 32);
-        put32(e + 32, x->chunks[i].plain_len);
-        put32(e + 36, x->chunks[i].stored_len);
-        e[40] = (uint8_t)x->chunks[i].codec;
+        memcpy(e + 32, x->chunks[i].stored_id.b, 32);
+        put32(e + 64, x->chunks[i].plain_len);
+        put32(e + 68, x->chunks[i].stored_len);
+        e[72] = (uint8_t)x->chunks[i].codec;
         rc = gosr_buf_append(out, e, sizeof e);
     }
     if (rc == GOSR_OK)
@@ -230,10 +231,11 @@ static int decode_chunks(cursor *c, gmod__index *x, gosr_error *err)
         take(c, GMOD__CHUNK_ENTRY_LEN, &q);
         gosr_gmod_chunk *k = &x->chunks[i];
         memcpy(k->id.b, q, 32);
-        k->plain_len = get32(q + 32);
-        k->stored_len = get32(q + 36);
-        k->codec = (gosr_codec)q[40];
-        if (q[40] > GOSR_CODEC_BROTLI || !all_zero(q + 41, 3))
+        memcpy(k->stored_id.b, q + 32, 32);
+        k->plain_len = get32(q + 64);
+        k->stored_len = get32(q + 68);
+        k->codec = (gosr_codec)q[72];
+        if (q[72] > GOSR_CODEC_BROTLI || !all_zero(q + 73, 3))
             return malformed(err, "unknown codec or nonzero padding");
     }
     return GOSR_OK;
@@ -387,7 +389,9 @@ static int check_chunk_table(const gmod__index *x, gosr_error *err)
         uint64_t bound = (uint64_t)k->plain_len + k->plain_len / 8 + 1024;
         if (k->plain_len == 0 || k->plain_len > GOSR_GMOD_MAX_CHUNK ||
             k->stored_len == 0 || k->stored_len > bound ||
-            (k->codec == GOSR_CODEC_RAW && k->stored_len != k->plain_len))
+            (k->codec == GOSR_CODEC_RAW &&
+             (k->stored_len != k->plain_len ||
+              !gosr_hash_equal(&k->id, &k->stored_id))))
             return malformed(err, "chunk lengths out of bounds");
     }
     gosr_hash *ids = gosr_calloc(x->nchunks + 1, sizeof *ids);

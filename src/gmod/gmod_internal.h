@@ -15,7 +15,7 @@
 #define GMOD__INDEX_MAGIC "GMAN"
 #define GMOD__SIG_MAGIC "GSIG"
 #define GMOD__SIG_DOMAIN "gosr-gmod-sig-v1" /* 16 bytes, no NUL */
-#define GMOD__CHUNK_ENTRY_LEN 44
+#define GMOD__CHUNK_ENTRY_LEN 76
 #define GMOD__MAX_CERT_LEN 1024
 
 /* The fixed header, decoded. */

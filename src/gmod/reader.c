@@ -296,6 +296,12 @@ int gosr_gmod_reader_next(gosr_gmod_reader *r, bool *done, uint32_t *index,
     if (rc != GOSR_OK)
         return rc;
     r->stored.len = c->stored_len;
+    gosr_hash h;
+    gosr_blake3_hash(r->stored.data, r->stored.len, &h);
+    if (!gosr_hash_equal(&h, &c->stored_id))
+        return gosr_error_set(err, GOSR_ECORRUPT, "chunk_hash_mismatch",
+                              "chunk %u: stored bytes do not match their "
+                              "hash", r->next);
     rc = gosr_codec_decompress(c->codec, r->stored.data, r->stored.len,
                                c->plain_len, &r->plain);
     if (rc != GOSR_OK || r->plain.len != c->plain_len)
@@ -303,7 +309,6 @@ int gosr_gmod_reader_next(gosr_gmod_reader *r, bool *done, uint32_t *index,
                               "chunk_decode_failed",
                               "chunk %u does not decode to %u bytes",
                               r->next, c->plain_len);
-    gosr_hash h;
     gosr_blake3_hash(r->plain.data, r->plain.len, &h);
     if (!gosr_hash_equal(&h, &c->id))
         return gosr_error_set(err, GOSR_ECORRUPT, "chunk_hash_mismatch",

@@ -231,15 +231,17 @@ static int add_chunk(packer *pk, const uint8_t *p, size_t n,
         return gosr_error_set(err, rc, "pack_io", "writing the spool file");
     if (pk->x.nchunks == pk->chunk_cap) {
         uint32_t nc = pk->chunk_cap ? pk->chunk_cap * 2 : 256;
-        gosr_gmod_chunk *c = gosr_realloc(pk->x.chunks, nc * sizeof *c);
-        if (!c)
+        gosr_gmod_chunk *nk = gosr_realloc(pk->x.chunks, nc * sizeof *nk);
+        if (!nk)
             return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "chunks");
-        pk->x.chunks = c;
+        pk->x.chunks = nk;
         pk->chunk_cap = nc;
     }
     *index = pk->x.nchunks;
-    pk->x.chunks[pk->x.nchunks++] = (gosr_gmod_chunk){
-        *id, (uint32_t)n, (uint32_t)pk->z.len, used};
+    gosr_gmod_chunk *c = &pk->x.chunks[pk->x.nchunks++];
+    *c = (gosr_gmod_chunk){.id = *id, .plain_len = (uint32_t)n,
+                           .stored_len = (uint32_t)pk->z.len, .codec = used};
+    gosr_blake3_hash(pk->z.data, pk->z.len, &c->stored_id);
     return GOSR_OK;
 }
 
