@@ -93,9 +93,10 @@ int gmod__write_head(const gmod__index *x, const gosr_keypair *kp,
                      const gosr_cert *chain, size_t nchain, gosr_buf *out,
                      gosr_error *err);
 
-/* Re-signs an in-memory bundle in place with kp (fuzzing: lets mutated
- * manifests and chunks get past the signature). No-op when the header or
- * block boundaries do not fit in len. */
+/* Fuzzing aid: recomputes every chunk entry's stored_id from the record
+ * bytes present, then re-signs the head in place with kp, so mutated
+ * manifests and chunk records get past hashing and signature to the deeper
+ * checks and the codecs. No-op when the head does not fit in len. */
 void gmod__resign(uint8_t *bundle, size_t len, const gosr_keypair *kp);
 
 /* Every script gmod.json names (entry, content.scripts) must be one of the
@@ -103,6 +104,15 @@ void gmod__resign(uint8_t *bundle, size_t len, const gosr_keypair *kp);
 int gmod__check_manifest_files(const gosr_gmod_manifest *m,
                                const char *const *paths, size_t n,
                                gosr_error *err);
+
+/* The fixed keys of the bundle fuzz target and of its seed generator
+ * (tests/gmod/test_fuzz_seeds.c): ed25519 seeds, certificate window and
+ * the verification time. Never use outside fuzzing and tests. */
+#define GMOD__FUZZ_ROOT_SEED 0xA1
+#define GMOD__FUZZ_DEV_SEED 0xB2
+#define GMOD__FUZZ_NOT_BEFORE 1767225600 /* 2026-01-01 */
+#define GMOD__FUZZ_NOT_AFTER 2082758400  /* 2036-01-01 */
+#define GMOD__FUZZ_NOW 1795478400        /* 2026-11-24 */
 
 /* True for a module id ([a-z0-9][a-z0-9._-]{0,63}). */
 bool gmod__id_ok(const char *s);

@@ -67,6 +67,32 @@ static uint32_t rd32(const uint8_t *p)
            ((uint32_t)p[3] << 24);
 }
 
+/* Rewrites each chunk entry's stored_id from the record bytes that follow
+ * the head (entries whose record lies outside the buffer are left). */
+static void rehash_stored(uint8_t *bundle, size_t len, uint64_t ilen,
+                          uint64_t slen)
+{
+    uint8_t *idx = bundle + GMOD__HEADER_LEN;
+    if (ilen < 12)
+        return;
+    uint64_t at = 12 + (uint64_t)rd32(idx + 8) + 32; /* chunk count */
+    if (at + 4 > ilen)
+        return;
+    uint64_t n = rd32(idx + at), data = GMOD__HEADER_LEN + ilen + slen;
+    at += 4;
+    for (uint64_t i = 0; i < n && at + GMOD__CHUNK_ENTRY_LEN <= ilen; i++) {
+        uint8_t *e = idx + at;
+        uint64_t stored = rd32(e + 68);
+        if (data + stored > len)
+            return;
+        gosr_hash h;
+        gosr_blake3_hash(bundle + data, (size_t)stored, &h);
+        memcpy(e + 32, h.b, 32);
+        data += stored;
+        at += GMOD__CHUNK_ENTRY_LEN;
+    }
+}
+
 void gmod__resign(uint8_t *bundle, size_t len, const gosr_keypair *kp)
 {
     if (len < GMOD__HEADER_LEN)
@@ -74,6 +100,7 @@ void gmod__resign(uint8_t *bundle, size_t len, const gosr_keypair *kp)
     uint64_t ilen = rd32(bundle + 16), slen = rd32(bundle + 20);
     if (slen < GOSR_SIGN_LEN || GMOD__HEADER_LEN + ilen + slen > len)
         return;
+    rehash_stored(bundle, len, ilen, slen);
     uint8_t msg[48];
     gmod__sig_message(bundle, bundle + GMOD__HEADER_LEN, (size_t)ilen, msg);
     gosr_sign(kp, msg, sizeof msg,
