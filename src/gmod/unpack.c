@@ -167,7 +167,7 @@ static int set_modes(unpacker *u, gosr_error *err)
         gosr_gmod_file f;
         gosr_gmod_reader_file(u->r, i, &f);
         char *p = staged(u, i);
-        int rc = p && chmod(p, f.mode) == 0 ? GOSR_OK : GOSR_EIO;
+        int rc = !p ? GOSR_ENOMEM : chmod(p, f.mode) == 0 ? GOSR_OK : GOSR_EIO;
         gosr_free(p);
         if (rc != GOSR_OK)
             return gosr_error_set(err, rc, "unpack_io", "chmod %.200s", f.path);
@@ -208,7 +208,8 @@ int gosr_gmod_unpack(const char *path, const char *out_dir,
     if (rc == GOSR_OK) {
         u.staging = gosr_asprintf("%s.unpack-XXXXXX", out_dir);
         if (!u.staging || !mkdtemp(u.staging))
-            rc = gosr_error_set(err, GOSR_EIO, "unpack_io",
+            rc = gosr_error_set(err, u.staging ? GOSR_EIO : GOSR_ENOMEM,
+                                "unpack_io",
                                 "cannot create a staging directory beside "
                                 "%s", out_dir);
         else if ((rc = extract(&u, out_dir, err)) != GOSR_OK)

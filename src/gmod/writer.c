@@ -339,7 +339,9 @@ static int chunk_all(packer *pk, const char *src, const file_list *l,
         struct stat st;
         int fd = full ? open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
         f->path = gosr_strdup(l->paths[i]);
-        if (fd < 0 || !f->path || fstat(fd, &st) != 0)
+        if (!full || !f->path)
+            rc = gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "paths");
+        else if (fd < 0 || fstat(fd, &st) != 0)
             rc = gosr_error_set(err, GOSR_EIO, "pack_io",
                                 "cannot read '%.200s'", l->paths[i]);
         else
@@ -414,16 +416,23 @@ static int tree_root(gmod__index *x, gosr_error *err)
 }
 
 /* Creates a temporary file beside `path` (suffix "tag"); unlinks it at once
- * when `anonymous`. Returns the fd or -1; *tmp receives the name. */
+ * when `anonymous`. Returns the fd, or -1 with *status set. When not
+ * anonymous, *tmp receives the name (caller frees with gosr_free);
+ * otherwise *tmp is NULL. */
 static int temp_beside(const char *path, const char *tag, bool anonymous,
-                       char **tmp)
+                       char **tmp, int *status)
 {
     *tmp = gosr_asprintf("%s.%s-XXXXXX", path, tag);
-    if (!*tmp)
+    if (!*tmp) {
+        *status = GOSR_ENOMEM;
         return -1;
+    }
     int fd = mkstemp(*tmp);
-    if (fd >= 0 && anonymous) {
+    if (fd < 0)
+        *status = gosr_status_from_errno(errno);
+    else if (anonymous)
         unlink(*tmp);
+    if (fd < 0 || anonymous) {
         gosr_free(*tmp);
         *tmp = NULL;
     }
@@ -457,11 +466,10 @@ static int write_out(packer *pk, const char *out_path, gosr_error *err)
     int rc = gmod__write_head(&pk->x, pk->o->key, pk->o->chain, pk->o->nchain,
                               &head, err);
     if (rc != GOSR_OK)
-        return rc;
-    int fd = temp_beside(out_path, "tmp", false, &tmp);
+        goto out_head;
+    int fd = temp_beside(out_path, "tmp", false, &tmp, &rc);
     if (fd < 0) {
-        rc = gosr_error_set(err, GOSR_EIO, "pack_io", "cannot create %s.tmp",
-                            out_path);
+        gosr_error_set(err, rc, "pack_io", "cannot create %s.tmp", out_path);
         goto out_head;
     }
     rc = gosr_io_write_all(fd, head.data, head.len);
@@ -508,9 +516,9 @@ static int pack_files(packer *pk, const char *src, const char *out_path,
         goto out_list;
     }
     pk->x.nfiles = (uint32_t)l.n;
-    if ((pk->spool = temp_beside(out_path, "spool", true, &tmp)) < 0) {
-        rc = gosr_error_set(err, GOSR_EIO, "pack_io",
-                            "cannot create a spool file beside %s", out_path);
+    if ((pk->spool = temp_beside(out_path, "spool", true, &tmp, &rc)) < 0) {
+        gosr_error_set(err, rc, "pack_io",
+                       "cannot create a spool file beside %s", out_path);
         goto out_list;
     }
     rc = chunk_all(pk, src, &l, err);

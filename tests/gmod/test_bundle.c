@@ -642,3 +642,46 @@ GOSR_TEST(reader_survives_allocation_failures)
     free(p);
     gosr_free(bundle);
 }
+
+GOSR_TEST(pack_and_unpack_survive_allocation_failures)
+{
+    fixture f;
+    keys(&f);
+    const char *src = make_tree("src");
+    char *bundle = gosr_asprintf("%s/oom.gmod", gosr_test_tmpdir());
+    gosr_error e;
+    long k;
+    for (k = 1; k < 2000; k++) {
+        gosr_alloc_fail_after(k);
+        int rc = gosr_gmod_pack(src, pack_opts(&f), bundle, &e);
+        gosr_alloc_fail_after(0);
+        if (rc == GOSR_OK)
+            break;
+        if (rc != GOSR_ENOMEM)
+            gosr_test_fail(__FILE__, __LINE__, "pack fail at %ld: %s (%s)",
+                           k, e.reason, e.detail);
+        CHECK(access(bundle, F_OK) != 0);
+    }
+    CHECK(k < 2000);
+    gosr_gmod_verify_opts o = trust(&f);
+    CHECK_OK(gosr_gmod_verify_file(bundle, &o, &e));
+    for (k = 1; k < 2000; k++) {
+        char *out = gosr_asprintf("%s/oom-out", gosr_test_tmpdir());
+        gosr_alloc_fail_after(k);
+        int rc = gosr_gmod_unpack(bundle, out, &o, &e);
+        gosr_alloc_fail_after(0);
+        bool exists = access(out, F_OK) == 0;
+        gosr_free(out);
+        if (rc == GOSR_OK)
+            break;
+        if (rc != GOSR_ENOMEM)
+            gosr_test_fail(__FILE__, __LINE__, "unpack fail at %ld: %s (%s)",
+                           k, e.reason, e.detail);
+        CHECK(!exists);
+    }
+    CHECK(k < 2000);
+    CHECK_EQ(gosr_test_system("ls '%s' | grep -c -e unpack- -e tmp- -e "
+                              "spool- >/dev/null", gosr_test_tmpdir()) == 0,
+             0);
+    gosr_free(bundle);
+}
