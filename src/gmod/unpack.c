@@ -184,6 +184,9 @@ static int extract(unpacker *u, const char *out_dir, gosr_error *err)
         rc = fill_files(u, err);
     if (rc == GOSR_OK)
         rc = set_modes(u, err);
+    if (rc == GOSR_OK && chmod(u->staging, 0755) != 0) /* mkdtemp gave 0700 */
+        rc = gosr_error_set(err, gosr_status_from_errno(errno), "unpack_io",
+                            "chmod %s: %s", u->staging, strerror(errno));
     if (rc == GOSR_OK && rename(u->staging, out_dir) != 0)
         rc = gosr_error_set(err, gosr_status_from_errno(errno), "unpack_io",
                             "rename to %s: %s", out_dir, strerror(errno));

@@ -222,6 +222,7 @@ GOSR_TEST(pack_verify_unpack_round_trip)
     char *sh = gosr_asprintf("%s/tools/run.sh", out);
     struct stat st;
     CHECK(stat(sh, &st) == 0 && (st.st_mode & 0777) == 0755);
+    CHECK(stat(out, &st) == 0 && (st.st_mode & 0777) == 0755);
     /* the target now exists: a second unpack is refused */
     CHECK_STATUS(gosr_gmod_unpack(bundle, out, &o, &e), GOSR_EEXIST);
     gosr_free(sh);
