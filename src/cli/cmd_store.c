@@ -488,7 +488,7 @@ static int cmd_ref(const store_opts *o)
     gosr_error err;
     gosr_error_clear(&err);
     gosr_hash id = {{0}};
-    int rc;
+    int rc = GOSR_OK;
     if (o->del)
         rc = gosr_store_ref_delete(st, o->pos[0], &err);
     else if (o->npos == 2 && (rc = resolve(st, o->pos[1], &id, &err)) == 0)
