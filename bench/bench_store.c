@@ -175,11 +175,11 @@ static int run(const char *fmt, ...)
 
 /* ---- our store ------------------------------------------------------------------- */
 
-static int run_ours(const char *work, uint32_t avg, const char *f1,
+static int run_ours(const char *work, uint32_t avg, int level, const char *f1,
                     const char *f2, result *r)
 {
     char *dir = gosr_asprintf("%s/gosr-%u", work, avg);
-    gosr_store_config cfg = {.cdc = {.avg_size = avg}};
+    gosr_store_config cfg = {.cdc = {.avg_size = avg}, .level = level};
     gosr_store *st = NULL;
     gosr_error err;
     if (!dir || gosr_store_open(dir, &cfg, &st, &err) != GOSR_OK) {
@@ -250,6 +250,21 @@ static int run_casync(const char *work, uint32_t avg, const char *f1,
 
 /* ---- main ----------------------------------------------------------------------------- */
 
+#define REPEATS 3
+
+/* Keeps the fastest times seen (sizes are deterministic). */
+static void keep_best(result *best, const result *r)
+{
+    if (!r->ok)
+        return;
+    if (!best->ok) {
+        *best = *r;
+        return;
+    }
+    best->v1_s = r->v1_s < best->v1_s ? r->v1_s : best->v1_s;
+    best->v2_s = r->v2_s < best->v2_s ? r->v2_s : best->v2_s;
+}
+
 static void print_row(const char *tool, uint32_t avg, const result *r,
                       size_t n1, size_t n2)
 {
@@ -294,25 +309,43 @@ int main(int argc, char **argv)
     free(v1);
     free(v2);
     printf("data set: v1 %zu bytes, v2 %zu bytes (16 inserts, 16 deletes, "
-           "32 edits); BLAKE3 path %s; zstd level 3 both; single thread\n",
-           n1, n2, gosr_blake3_path_name(gosr_blake3_get_path()));
+           "32 edits); BLAKE3 path %s; single thread; best of %d\n",
+           n1, n2, gosr_blake3_path_name(gosr_blake3_get_path()), REPEATS);
+    printf("casync: make --compression=zstd --chunk-size=AVG (min AVG/4, "
+           "max 4*AVG, as ours); gosr-zN = our store at zstd level N; "
+           "MB = 1e6 bytes\n");
     printf("%-8s %7s  %8s  %8s  %8s  %11s  %8s  %11s\n", "tool", "avg",
            "v1 MB/s", "v2 MB/s", "v1 chunks", "v1 stored", "v2 new",
            "v1->v2 xfer");
     static const uint32_t avgs[] = {1u << 20, 65536};
     for (int a = 0; a < 2; a++) {
-        result ours = {0}, cas = {0};
-        run_ours(work, avgs[a], f1, f2, &ours);
-        run_casync(work, avgs[a], f1, f2, &cas);
-        print_row("gosr", avgs[a], &ours, n1, n2);
+        result ours = {0}, fast = {0}, cas = {0};
+        /* Best of REPEATS, interleaved, so load from other processes on
+         * the machine skews every tool alike. */
+        for (int rep = 0; rep < REPEATS; rep++) {
+            result r[3] = {{0}};
+            run_ours(work, avgs[a], 3, f1, f2, &r[0]);
+            run_ours(work, avgs[a], 1, f1, f2, &r[1]);
+            run_casync(work, avgs[a], f1, f2, &r[2]);
+            keep_best(&ours, &r[0]);
+            keep_best(&fast, &r[1]);
+            keep_best(&cas, &r[2]);
+        }
+        print_row("gosr-z3", avgs[a], &ours, n1, n2);
+        print_row("gosr-z1", avgs[a], &fast, n1, n2);
         print_row("casync", avgs[a], &cas, n1, n2);
-        if (ours.ok && cas.ok)
-            printf("  avg %u: gosr/casync ingest speed %.2fx (v1), "
-                   "%.2fx (v2); transfer gosr/casync %.3f; stored "
-                   "gosr/casync %.3f\n",
-                   avgs[a], cas.v1_s / ours.v1_s, cas.v2_s / ours.v2_s,
-                   (double)ours.transfer / (double)cas.transfer,
-                   (double)ours.v1_stored / (double)cas.v1_stored);
+        const result *mine[2] = {&ours, &fast};
+        for (int k = 0; k < 2 && cas.ok; k++) {
+            if (!mine[k]->ok)
+                continue;
+            printf("  avg %u %s: speed vs casync %.2fx (v1), %.2fx (v2); "
+                   "chunks %.3f; stored %.3f; v1->v2 transfer %.3f\n",
+                   avgs[a], k ? "zstd-1" : "zstd-3", cas.v1_s / mine[k]->v1_s,
+                   cas.v2_s / mine[k]->v2_s,
+                   (double)mine[k]->v1_chunks / (double)cas.v1_chunks,
+                   (double)mine[k]->v1_stored / (double)cas.v1_stored,
+                   (double)mine[k]->transfer / (double)cas.transfer);
+        }
         fflush(stdout);
     }
     return run("rm -rf '%s'", work) == 0 ? 0 : 1;
