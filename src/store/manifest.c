@@ -359,10 +359,14 @@ static int walk_dir(walk *w, const char *root, const char *rel,
             continue;
         char sub[PATH_MAX], full[2 * PATH_MAX + 2];
         struct stat sb;
-        snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "",
-                 de->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, sub);
-        if (lstat(full, &sb) != 0)
+        int ls = snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "",
+                          de->d_name);
+        int lf = snprintf(full, sizeof full, "%s/%s", root, sub);
+        if (ls < 0 || (size_t)ls >= sizeof sub || lf < 0 ||
+            (size_t)lf >= sizeof full)
+            rc = gosr_error_set(err, GOSR_ETOOBIG, "tree_bad_path",
+                                "path under %s is too long", root);
+        else if (lstat(full, &sb) != 0)
             rc = gosr_error_set(err, gosr_status_from_errno(errno),
                                 "put_open_failed", "cannot stat %s", full);
         else if (S_ISDIR(sb.st_mode))

@@ -191,7 +191,7 @@ static int prepare_statements(gosr_store *st, gosr_error *err)
                            -1, &st->q_get, NULL) != SQLITE_OK ||
         (!st->cfg.read_only &&
          sqlite3_prepare_v2(st->db,
-                            "INSERT INTO objects(loc,kind,codec,flags,"
+                            "INSERT OR REPLACE INTO objects(loc,kind,codec,flags,"
                             "plain_len,stored_len,idm,pack,off) "
                             "VALUES(?,?,?,?,?,?,?,?,?)",
                             -1, &st->q_put, NULL) != SQLITE_OK))

@@ -686,3 +686,37 @@ GOSR_TEST(out_of_memory_is_an_error)
     gosr_store_close(st);
     free(a);
 }
+
+/* A manifest whose bytes were first stored as a plain chunk is upgraded
+ * to its manifest kind, so gets and GC treat it as a file node. */
+GOSR_TEST(manifest_first_stored_as_chunk)
+{
+    gosr_store *st = open_store("k", NULL);
+    REQUIRE(st);
+    uint8_t *a = make_file(9000, 31);
+    gosr_hash fid, cid;
+    gosr_error err;
+    REQUIRE(gosr_store_put_buffer(st, a, 9000, &fid, &err) == GOSR_OK);
+    gosr_buf node = {0};
+    REQUIRE(gosr_store_get_object(st, &fid, NULL, &node, &err) == GOSR_OK);
+    gosr_store_close(st);
+    st = open_store("k2", NULL);
+    REQUIRE(st);
+    CHECK_OK(gosr_store_put_chunk(st, node.data, node.len, &cid, &err));
+    CHECK(gosr_hash_equal(&cid, &fid));
+    CHECK_OK(gosr_store_put_buffer(st, a, 9000, &fid, &err));
+    gosr_obj_kind kind = GOSR_OBJ_CHUNK;
+    gosr_buf again = {0};
+    CHECK_OK(gosr_store_get_object(st, &fid, &kind, &again, &err));
+    CHECK_EQ(kind, GOSR_OBJ_FILE);
+    CHECK_OK(gosr_store_ref_set(st, "f", &fid, &err));
+    CHECK_OK(gosr_store_gc(st, NULL, &err));
+    char *out = path_in("k.out");
+    CHECK_OK(gosr_store_get_file(st, &fid, out, 0644, &err));
+    CHECK_OK(gosr_store_fsck(st, NULL, NULL, NULL, &err));
+    gosr_free(out);
+    gosr_buf_free(&node);
+    gosr_buf_free(&again);
+    gosr_store_close(st);
+    free(a);
+}
