@@ -210,6 +210,12 @@ static int setup_dirs_and_lock(gosr_store *st, gosr_error *err)
         rc = gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "paths");
         goto out_free;
     }
+    struct stat sb;
+    if (st->cfg.read_only && stat(lock, &sb) != 0) {
+        rc = gosr_error_set(err, GOSR_ENOENT, "store_not_found",
+                            "%s is not a store", st->dir);
+        goto out_free;
+    }
     if (!st->cfg.read_only && (rc = gosr_mkdir_p(packs, 0755)) != GOSR_OK) {
         gosr_error_set(err, rc, "store_mkdir", "cannot create %s", packs);
         goto out_free;
