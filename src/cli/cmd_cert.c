@@ -25,8 +25,8 @@
     "       gosr cert revoke --ca DIR (--cert FILE | --key-pub KEY.pub)\n"     \
     "                [--list LIST] --out LIST [--json]"
 
-#define DEFAULT_BACKDATE_S 300            /* not_before = now - 5 min */
-#define DEFAULT_LIFETIME_S (365 * 86400)  /* not_after = now + 365 days */
+#define DEFAULT_BACKDATE_S 300           /* not_before = now - 5 min */
+#define DEFAULT_LIFETIME_S (365 * 86400) /* not_after = now + 365 days */
 
 static int64_t now_s(void)
 {
@@ -38,8 +38,12 @@ static int64_t now_s(void)
 static int exit_for(int rc)
 {
     switch (rc) {
-    case GOSR_EFORMAT: case GOSR_ESIGNATURE: case GOSR_ECERT:
-    case GOSR_EREVOKED: case GOSR_EEXPIRED: case GOSR_EDENIED:
+    case GOSR_EFORMAT:
+    case GOSR_ESIGNATURE:
+    case GOSR_ECERT:
+    case GOSR_EREVOKED:
+    case GOSR_EEXPIRED:
+    case GOSR_EDENIED:
     case GOSR_ETOOBIG:
         return CLI_EXIT_REJECTED;
     default:
@@ -52,7 +56,7 @@ static void hex32(const uint8_t *p, char out[65])
     gosr_hex_encode(p, 32, out);
 }
 
-/* ---- JSON and text views -------------------------------------------------- */
+/* ---- JSON and text views ------------------------------------------------- */
 
 /* A certificate as a JSON object (serial as 16 hex digits: JSON numbers
  * lose precision above 2^53). Caller owns the reference. */
@@ -66,13 +70,12 @@ static json_t *cert_json(const gosr_cert *c)
     gosr_cert_kinds_format(c->kinds, kinds);
     gosr_time_format_rfc3339(c->not_before, nb);
     gosr_time_format_rfc3339(c->not_after, na);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:s}",
-                     "type", "certificate", "name", c->name, "subject_pk",
-                     subj, "issuer_pk", iss, "serial", serial, "kinds", kinds,
-                     "not_before", nb, "not_before_unix",
-                     (json_int_t)c->not_before, "not_after", na,
-                     "not_after_unix", (json_int_t)c->not_after, "signature",
-                     sig);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:s}", "type",
+        "certificate", "name", c->name, "subject_pk", subj, "issuer_pk", iss,
+        "serial", serial, "kinds", kinds, "not_before", nb, "not_before_unix",
+        (json_int_t)c->not_before, "not_after", na, "not_after_unix",
+        (json_int_t)c->not_after, "signature", sig);
 }
 
 static void cert_print(const gosr_cert *c)
@@ -97,8 +100,8 @@ static json_t *rvkl_json(const gosr_revocations *rl, bool checked)
         hex32(rl->serials[i].issuer_pk, hex);
         snprintf(serial, sizeof serial, "%016llx",
                  (unsigned long long)rl->serials[i].serial);
-        json_array_append_new(serials, json_pack("{s:s, s:s}", "issuer_pk",
-                                                 hex, "serial", serial));
+        json_array_append_new(serials, json_pack("{s:s, s:s}", "issuer_pk", hex,
+                                                 "serial", serial));
     }
     for (uint32_t i = 0; i < rl->n_keys; i++) {
         hex32(rl->keys[i], hex);
@@ -118,8 +121,8 @@ static void rvkl_print(const gosr_revocations *rl, bool checked)
     hex32(rl->issuer_pk, iss);
     gosr_time_format_rfc3339(rl->issued_at, at);
     printf("revocation list\n  issuer:     %s\n  sequence:   %llu\n"
-           "  issued_at:  %s\n  signature:  %s\n", iss,
-           (unsigned long long)rl->sequence, at,
+           "  issued_at:  %s\n  signature:  %s\n",
+           iss, (unsigned long long)rl->sequence, at,
            checked ? "verified" : "not checked (no --trust)");
     for (uint32_t i = 0; i < rl->n_serials; i++) {
         hex32(rl->serials[i].issuer_pk, hex);
@@ -132,7 +135,7 @@ static void rvkl_print(const gosr_revocations *rl, bool checked)
     }
 }
 
-/* ---- issue ---------------------------------------------------------------- */
+/* ---- issue --------------------------------------------------------------- */
 
 /* Options of `gosr cert issue`. */
 typedef struct issue_args {
@@ -228,7 +231,7 @@ static int cert_issue(int argc, char **argv)
     return issue_run(&a, kinds, nb, na);
 }
 
-/* ---- show ----------------------------------------------------------------- */
+/* ---- show ---------------------------------------------------------------- */
 
 static int show_list(const uint8_t *data, size_t len, const char *trust,
                      bool json)
@@ -293,7 +296,7 @@ static int cert_show(int argc, char **argv)
     return show_file(pos[0], trust, json);
 }
 
-/* ---- verify --------------------------------------------------------------- */
+/* ---- verify -------------------------------------------------------------- */
 
 /* Options of `gosr cert verify`. */
 typedef struct verify_args {
@@ -352,7 +355,7 @@ static int cert_verify(int argc, char **argv)
     return verify_run(&a, need, now);
 }
 
-/* ---- revoke --------------------------------------------------------------- */
+/* ---- revoke -------------------------------------------------------------- */
 
 /* Options of `gosr cert revoke`. */
 typedef struct revoke_args {
@@ -431,8 +434,9 @@ static int revoke_run(const revoke_args *a)
         cli_print_json(j);
     } else if (rc == GOSR_OK) {
         printf("%s: sequence %llu, %u revoked certificates, %u revoked keys "
-               "(%d new)\n", a->out, (unsigned long long)rl->sequence,
-               rl->n_serials, rl->n_keys, added);
+               "(%d new)\n",
+               a->out, (unsigned long long)rl->sequence, rl->n_serials,
+               rl->n_keys, added);
     }
     gosr_revocations_free(rl);
     return rc == GOSR_OK ? CLI_EXIT_OK
@@ -444,9 +448,12 @@ static int cert_revoke(int argc, char **argv)
     revoke_args a = {0};
     const char *pos[1];
     int npos;
-    cli_opt opts[] = {{"ca", &a.ca, NULL},     {"cert", &a.cert, NULL},
-                      {"key-pub", &a.key_pub, NULL}, {"list", &a.list, NULL},
-                      {"out", &a.out, NULL},   {"json", NULL, &a.json},
+    cli_opt opts[] = {{"ca", &a.ca, NULL},
+                      {"cert", &a.cert, NULL},
+                      {"key-pub", &a.key_pub, NULL},
+                      {"list", &a.list, NULL},
+                      {"out", &a.out, NULL},
+                      {"json", NULL, &a.json},
                       {0}};
     int rc = cli_parse(argc, argv, opts, pos, 0, &npos);
     if (rc != CLI_EXIT_OK)
@@ -457,15 +464,17 @@ static int cert_revoke(int argc, char **argv)
     return revoke_run(&a);
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
+/* ---- dispatch ------------------------------------------------------------ */
 
 static int cmd_cert(int argc, char **argv)
 {
     static const struct {
-        const char *name;  /* subcommand word */
-        cli_run_fn run;    /* its entry point */
-    } subs[] = {{"issue", cert_issue}, {"show", cert_show},
-                {"verify", cert_verify}, {"revoke", cert_revoke}};
+        const char *name; /* subcommand word */
+        cli_run_fn run;   /* its entry point */
+    } subs[] = {{"issue", cert_issue},
+                {"show", cert_show},
+                {"verify", cert_verify},
+                {"revoke", cert_revoke}};
     if (argc < 2)
         return cli_usage_error("missing subcommand (issue, show, verify, "
                                "revoke)");

@@ -21,9 +21,11 @@
 static size_t utf8_decode(const uint8_t *p, size_t left, uint32_t *cp)
 {
     static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2
-                                 : (p[0] & 0xF0) == 0xE0 ? 3
-                                 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = p[0] < 0x80             ? 1
+                 : (p[0] & 0xE0) == 0xC0 ? 2
+                 : (p[0] & 0xF0) == 0xE0 ? 3
+                 : (p[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
     if (len == 0 || len > left)
         return 0;
     uint32_t v = len == 1 ? p[0] : p[0] & (0x7Fu >> len);
@@ -110,8 +112,7 @@ int gosr_cert_encode(const gosr_cert *c, gosr_buf *out)
 
 static int bad(gosr_error *err, const char *reason, const char *detail)
 {
-    return gosr_error_set(err, GOSR_EFORMAT, reason, "certificate: %s",
-                          detail);
+    return gosr_error_set(err, GOSR_EFORMAT, reason, "certificate: %s", detail);
 }
 
 /* Checks magic, version and the length implied by name_len; on success
@@ -127,13 +128,12 @@ static int cert_check_frame(const uint8_t *p, size_t n, size_t *name_len,
         return bad(err, "cert_truncated", "shorter than its fixed header");
     if (p[8] != CRYPTO__CERT_VERSION)
         return gosr_error_set(err, GOSR_EFORMAT, "cert_bad_version",
-                              "certificate: version %u is not supported",
-                              p[8]);
+                              "certificate: version %u is not supported", p[8]);
     size_t nl = p[CRYPTO__CERT_HEAD_LEN - 1];
     if (nl < 1 || nl > CRYPTO__CERT_NAME_MAX)
         return bad(err, "cert_bad_name", "name length must be 1..63");
-    size_t want = CRYPTO__CERT_HEAD_LEN + nl + CRYPTO__CERT_TAIL_LEN +
-                  GOSR_SIGN_LEN;
+    size_t want =
+        CRYPTO__CERT_HEAD_LEN + nl + CRYPTO__CERT_TAIL_LEN + GOSR_SIGN_LEN;
     if (n < want)
         return bad(err, "cert_truncated", "ends before its signature");
     if (n > want)
@@ -166,7 +166,8 @@ int gosr_cert_decode(const uint8_t *p, size_t n, gosr_cert *out,
     if (c.kinds == 0 || (c.kinds & ~GOSR_CERT_KIND_ALL) != 0)
         return gosr_error_set(err, GOSR_EFORMAT, "cert_bad_kinds",
                               "certificate: kinds 0x%x are not a non-empty "
-                              "subset of game,mod,patch", c.kinds);
+                              "subset of game,mod,patch",
+                              c.kinds);
     if (c.not_before >= c.not_after)
         return bad(err, "cert_bad_validity",
                    "not_before is not earlier than not_after");
@@ -188,7 +189,8 @@ int gosr_cert_issue(const gosr_keypair *issuer,
     if (kinds == 0 || (kinds & ~GOSR_CERT_KIND_ALL) != 0)
         return gosr_error_set(err, GOSR_EINVAL, "cert_bad_kinds",
                               "kinds 0x%x are not a non-empty subset of "
-                              "game,mod,patch", kinds);
+                              "game,mod,patch",
+                              kinds);
     if (not_before >= not_after)
         return gosr_error_set(err, GOSR_EINVAL, "cert_bad_validity",
                               "not_before must be earlier than not_after");
@@ -244,7 +246,8 @@ int gosr_cert_verify(const gosr_cert *c,
     if (sodium_memcmp(c->issuer_pk, trust_pk, GOSR_SIGN_PUBLIC_LEN) != 0)
         return gosr_error_set(err, GOSR_ECERT, "cert_untrusted_issuer",
                               "certificate for '%.63s' was not issued by the "
-                              "trusted root key", c->name);
+                              "trusted root key",
+                              c->name);
     if (cert_signed_message(c, msg, &len, NULL) != GOSR_OK ||
         !gosr_sign_verify(trust_pk, msg, len, c->sig))
         return gosr_error_set(err, GOSR_ESIGNATURE, "cert_signature_invalid",
@@ -288,7 +291,8 @@ static uint32_t kind_bit(const char *word, size_t len)
     if (len == 3 && memcmp(word, "all", 3) == 0)
         return GOSR_CERT_KIND_ALL;
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
-        if (strlen(KINDS[i].name) == len && memcmp(KINDS[i].name, word, len) == 0)
+        if (strlen(KINDS[i].name) == len &&
+            memcmp(KINDS[i].name, word, len) == 0)
             return KINDS[i].bit;
     return 0;
 }

@@ -10,9 +10,9 @@
 
 #include "gosr/crypto.h"
 
-/* ---- certificate layout ---------------------------------------------------*/
+/* ---- certificate layout -------------------------------------------------- */
 
-#define CRYPTO__CERT_MAGIC "GOSRCERT"   /* 8 bytes, no NUL */
+#define CRYPTO__CERT_MAGIC "GOSRCERT" /* 8 bytes, no NUL */
 #define CRYPTO__CERT_VERSION 1
 #define CRYPTO__CERT_NAME_MAX 63
 /* Fixed bytes before the name: magic, version, subject, issuer, name_len. */
@@ -56,10 +56,10 @@ typedef struct crypto__revoked_serial {
  * value; keys by bytes), which is also the canonical encoded order. */
 struct gosr_revocations {
     uint8_t issuer_pk[GOSR_SIGN_PUBLIC_LEN]; /* root key that signs the list */
-    uint64_t sequence;   /* grows by one per reissue; newer supersedes */
-    int64_t issued_at;   /* Unix seconds when signed */
-    uint32_t n_serials;  /* entries in serials */
-    uint32_t n_keys;     /* entries in keys */
+    uint64_t sequence;  /* grows by one per reissue; newer supersedes */
+    int64_t issued_at;  /* Unix seconds when signed */
+    uint32_t n_serials; /* entries in serials */
+    uint32_t n_keys;    /* entries in keys */
     crypto__revoked_serial *serials; /* gosr_malloc'd, n_serials entries */
     uint8_t (*keys)[GOSR_SIGN_PUBLIC_LEN]; /* gosr_malloc'd, n_keys entries */
     uint8_t sig[GOSR_SIGN_LEN]; /* issuer's signature (valid after decode or
@@ -103,19 +103,19 @@ static inline uint64_t crypto__get_u64(const uint8_t *p)
  * revocation_signature_invalid); NULL skips the signature check (for
  * display and fuzzing only). Caller frees *out with gosr_revocations_free. */
 int crypto__revocations_decode(const uint8_t *p, size_t n,
-                               const uint8_t *trust_pk,
-                               gosr_revocations **out, gosr_error *err);
+                               const uint8_t *trust_pk, gosr_revocations **out,
+                               gosr_error *err);
 
 /* A new empty list (sequence 0) for issuer_pk. Caller frees with
  * gosr_revocations_free. NULL when out of memory. */
-gosr_revocations *crypto__revocations_new(
-    const uint8_t issuer_pk[GOSR_SIGN_PUBLIC_LEN]);
+gosr_revocations *
+crypto__revocations_new(const uint8_t issuer_pk[GOSR_SIGN_PUBLIC_LEN]);
 
 /* Adds the certificate's (issuer, serial) / a subject key. *added (may be
  * NULL) tells whether it was new. GOSR_ETOOBIG past the entry limit. */
 int crypto__revocations_add_serial(gosr_revocations *rl,
-                                   const uint8_t issuer_pk[32],
-                                   uint64_t serial, bool *added);
+                                   const uint8_t issuer_pk[32], uint64_t serial,
+                                   bool *added);
 int crypto__revocations_add_key(gosr_revocations *rl, const uint8_t pk[32],
                                 bool *added);
 
@@ -123,8 +123,7 @@ int crypto__revocations_add_key(gosr_revocations *rl, const uint8_t pk[32],
  * sequence and issued_at already set in rl, and appends the encoding to
  * out. */
 int crypto__revocations_sign_encode(gosr_revocations *rl,
-                                    const gosr_keypair *issuer,
-                                    gosr_buf *out);
+                                    const gosr_keypair *issuer, gosr_buf *out);
 
 /* Whether name is a valid certificate name: 1..63 bytes of UTF-8 (shortest
  * form, no surrogates) without control characters (C0, DEL, C1). */

@@ -79,8 +79,8 @@ void gosr_revocations_free(gosr_revocations *rl)
 
 /* ---- building ------------------------------------------------------------ */
 
-gosr_revocations *crypto__revocations_new(
-    const uint8_t issuer_pk[GOSR_SIGN_PUBLIC_LEN])
+gosr_revocations *
+crypto__revocations_new(const uint8_t issuer_pk[GOSR_SIGN_PUBLIC_LEN])
 {
     gosr_revocations *rl = gosr_calloc(1, sizeof *rl);
     if (rl)
@@ -94,8 +94,8 @@ static bool list_full(const gosr_revocations *rl)
 }
 
 int crypto__revocations_add_serial(gosr_revocations *rl,
-                                   const uint8_t issuer_pk[32],
-                                   uint64_t serial, bool *added)
+                                   const uint8_t issuer_pk[32], uint64_t serial,
+                                   bool *added)
 {
     uint32_t at = serial_lower_bound(rl, issuer_pk, serial);
     if (added)
@@ -105,13 +105,12 @@ int crypto__revocations_add_serial(gosr_revocations *rl,
         return GOSR_OK;
     if (list_full(rl))
         return GOSR_ETOOBIG;
-    crypto__revoked_serial *grown = gosr_realloc(
-        rl->serials, ((size_t)rl->n_serials + 1) * sizeof *grown);
+    crypto__revoked_serial *grown =
+        gosr_realloc(rl->serials, ((size_t)rl->n_serials + 1) * sizeof *grown);
     if (!grown)
         return GOSR_ENOMEM;
     rl->serials = grown;
-    memmove(&grown[at + 1], &grown[at],
-            (rl->n_serials - at) * sizeof *grown);
+    memmove(&grown[at + 1], &grown[at], (rl->n_serials - at) * sizeof *grown);
     memcpy(grown[at].issuer_pk, issuer_pk, 32);
     grown[at].serial = serial;
     rl->n_serials++;
@@ -156,10 +155,9 @@ static int rvkl_body(const gosr_revocations *rl, gosr_buf *out)
     crypto__put_u64(p, (uint64_t)rl->issued_at), p += 8;
     crypto__put_u32(p, rl->n_serials), p += 4;
     crypto__put_u32(p, rl->n_keys);
-    size_t total = sizeof head +
-                   (size_t)rl->n_serials * CRYPTO__RVKL_SERIAL_ENTRY_LEN +
-                   (size_t)rl->n_keys * CRYPTO__RVKL_KEY_ENTRY_LEN +
-                   GOSR_SIGN_LEN;
+    size_t total =
+        sizeof head + (size_t)rl->n_serials * CRYPTO__RVKL_SERIAL_ENTRY_LEN +
+        (size_t)rl->n_keys * CRYPTO__RVKL_KEY_ENTRY_LEN + GOSR_SIGN_LEN;
     int rc = gosr_buf_reserve(out, total);
     if (rc == GOSR_OK)
         rc = gosr_buf_append(out, head, sizeof head);
@@ -176,8 +174,8 @@ static int rvkl_body(const gosr_revocations *rl, gosr_buf *out)
 
 /* Checks sig over context || body for pk: GOSR_OK, GOSR_ESIGNATURE, or
  * GOSR_ENOMEM when the message cannot be assembled. */
-static int rvkl_sig_check(const uint8_t pk[32], const uint8_t *body,
-                          size_t len, const uint8_t sig[64])
+static int rvkl_sig_check(const uint8_t pk[32], const uint8_t *body, size_t len,
+                          const uint8_t sig[64])
 {
     size_t ctx = sizeof CRYPTO__RVKL_SIG_CONTEXT - 1;
     uint8_t *msg = gosr_malloc(ctx + len);
@@ -259,8 +257,8 @@ static int rvkl_read_entries(gosr_revocations *rl, const uint8_t *q,
     for (uint32_t i = 0; i < rl->n_serials; i++, q += 40) {
         memcpy(rl->serials[i].issuer_pk, q, 32);
         rl->serials[i].serial = crypto__get_u64(q + 32);
-        if (i > 0 && serial_cmp(q, rl->serials[i].serial,
-                                &rl->serials[i - 1]) <= 0)
+        if (i > 0 &&
+            serial_cmp(q, rl->serials[i].serial, &rl->serials[i - 1]) <= 0)
             return rbad(err, GOSR_EFORMAT, "revocation_not_canonical",
                         "serial entries are not strictly ascending");
     }
@@ -274,8 +272,8 @@ static int rvkl_read_entries(gosr_revocations *rl, const uint8_t *q,
 }
 
 int crypto__revocations_decode(const uint8_t *p, size_t n,
-                               const uint8_t *trust_pk,
-                               gosr_revocations **out, gosr_error *err)
+                               const uint8_t *trust_pk, gosr_revocations **out,
+                               gosr_error *err)
 {
     int rc = rvkl_check_frame(p, n, err);
     if (rc != GOSR_OK)

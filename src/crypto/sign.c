@@ -26,7 +26,7 @@
 /* Key files are one short line; anything bigger is not a key file. */
 #define KEY_FILE_MAX 512
 
-/* ---- initialisation ----------------------------------------------------- */
+/* ---- initialisation ------------------------------------------------------ */
 
 static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
 static int g_sodium_status = GOSR_EINTERNAL; /* set once by sodium_once_fn */
@@ -42,7 +42,7 @@ int gosr_crypto_init(void)
     return g_sodium_status;
 }
 
-/* ---- keypairs ----------------------------------------------------------- */
+/* ---- keypairs ------------------------------------------------------------ */
 
 int gosr_keypair_generate(gosr_keypair *kp)
 {
@@ -69,7 +69,7 @@ void gosr_keypair_wipe(gosr_keypair *kp)
         sodium_memzero(kp, sizeof *kp);
 }
 
-/* ---- key file text ------------------------------------------------------ */
+/* ---- key file text ------------------------------------------------------- */
 
 /* Parses "TAG<2n hex>" followed only by optional ASCII whitespace (a
  * trailing newline, or "\r\n" after a paste) into out[n]. `text` is
@@ -112,7 +112,7 @@ static int path_join(char *out, size_t cap, const char *dir, const char *name,
     return GOSR_OK;
 }
 
-/* ---- saving ------------------------------------------------------------- */
+/* ---- saving -------------------------------------------------------------- */
 
 /* Creates `path` holding n bytes with `mode`, never replacing an existing
  * file: the bytes go to a private temporary file that is fsynced and then
@@ -151,8 +151,7 @@ static int refuse_existing(const char *path, gosr_error *err)
     return GOSR_OK;
 }
 
-int gosr_keypair_save(const gosr_keypair *kp, const char *dir,
-                      gosr_error *err)
+int gosr_keypair_save(const gosr_keypair *kp, const char *dir, gosr_error *err)
 {
     char pub_path[PATH_MAX], sec_path[PATH_MAX];
     char sec_text[sizeof SEC_TAG + 2 * GOSR_SIGN_SECRET_LEN + 2];
@@ -181,13 +180,12 @@ int gosr_keypair_save(const gosr_keypair *kp, const char *dir,
     }
     return gosr_fsync_dir(dir);
 out_error:
-    return gosr_error_set(err, rc, rc == GOSR_EEXIST ? "key_exists"
-                                                     : "key_write_failed",
-                          "cannot write key files in %s: %s", dir,
-                          gosr_strerror(rc));
+    return gosr_error_set(
+        err, rc, rc == GOSR_EEXIST ? "key_exists" : "key_write_failed",
+        "cannot write key files in %s: %s", dir, gosr_strerror(rc));
 }
 
-/* ---- loading ------------------------------------------------------------ */
+/* ---- loading ------------------------------------------------------------- */
 
 /* Reads the secret key file through an fd whose mode is checked with fstat
  * (no window between the check and the read). text gets up to cap-1 bytes,
@@ -240,7 +238,8 @@ static int check_secret_consistent(const gosr_keypair *kp,
     if (rc == GOSR_OK && sodium_memcmp(derived.sk, kp->sk, 64) != 0)
         rc = gosr_error_set(err, GOSR_ECORRUPT, "key_secret_inconsistent",
                             "%s/key.sec: the public half does not match the "
-                            "seed", dir);
+                            "seed",
+                            dir);
     else if (rc == GOSR_OK && memcmp(file_pk, kp->pk, 32) != 0)
         rc = gosr_error_set(err, GOSR_ECORRUPT, "key_mismatch",
                             "%s/key.pub does not belong to %s/key.sec", dir,
@@ -253,7 +252,7 @@ int gosr_keypair_load(const char *dir, gosr_keypair *kp, gosr_error *err)
 {
     char sec_path[PATH_MAX], pub_path[PATH_MAX], text[KEY_FILE_MAX];
     uint8_t file_pk[GOSR_SIGN_PUBLIC_LEN];
-    size_t len;
+    size_t len = 0;
     int rc;
     if ((rc = path_join(sec_path, sizeof sec_path, dir, "key.sec", err)) ||
         (rc = path_join(pub_path, sizeof pub_path, dir, "key.pub", err)))
@@ -292,10 +291,9 @@ int gosr_pubkey_load(const char *path, uint8_t pk[GOSR_SIGN_PUBLIC_LEN],
     size_t len;
     rc = gosr_file_read_all(path, KEY_FILE_MAX, &text, &len);
     if (rc != GOSR_OK)
-        return gosr_error_set(err, rc, rc == GOSR_ETOOBIG ? "key_file_format"
-                                                          : "key_read_failed",
-                              "cannot read public key %s: %s", path,
-                              gosr_strerror(rc));
+        return gosr_error_set(
+            err, rc, rc == GOSR_ETOOBIG ? "key_file_format" : "key_read_failed",
+            "cannot read public key %s: %s", path, gosr_strerror(rc));
     rc = parse_key_text((const char *)text, len, PUB_TAG, pk,
                         GOSR_SIGN_PUBLIC_LEN);
     gosr_free(text);
@@ -306,7 +304,7 @@ int gosr_pubkey_load(const char *path, uint8_t pk[GOSR_SIGN_PUBLIC_LEN],
     return GOSR_OK;
 }
 
-/* ---- signatures --------------------------------------------------------- */
+/* ---- signatures ---------------------------------------------------------- */
 
 void gosr_sign(const gosr_keypair *kp, const void *msg, size_t len,
                uint8_t sig[GOSR_SIGN_LEN])

@@ -64,8 +64,7 @@ GOSR_TEST(cert_issue_encode_decode_roundtrip)
     CHECK_MEM(b2.data, b.data, b.len);
     /* Serials are random per issue. */
     gosr_cert c2;
-    CHECK_OK(gosr_cert_issue(&root, dev.pk, "Acme Studio", 1, 0, 1, &c2,
-                             &err));
+    CHECK_OK(gosr_cert_issue(&root, dev.pk, "Acme Studio", 1, 0, 1, &c2, &err));
     CHECK(c2.serial != c.serial);
     gosr_buf_free(&b);
     gosr_buf_free(&b2);
@@ -150,23 +149,24 @@ GOSR_TEST(cert_names_utf8_rules)
         bool ok;
     } v[] = {
         {"a", true},
-        {"Studio \xc3\x9cnic\xc3\xb8" "de \xe2\x9c\x93", true},
+        {"Studio \xc3\x9cnic\xc3\xb8"
+         "de \xe2\x9c\x93",
+         true},
         {"\xf0\x9f\x8e\xae games", true},
         {"", false},
         {"tab\there", false},
-        {"\xc0\xaf", false},          /* overlong '/' */
-        {"\xe0\x80\xaf", false},      /* overlong, 3 bytes */
-        {"\xed\xa0\x80", false},      /* surrogate D800 */
-        {"\xf4\x90\x80\x80", false},  /* above U+10FFFF */
-        {"\xc2\x85", false},          /* C1 control NEL */
-        {"\xe2\x9c", false},          /* cut sequence */
-        {"\x80", false},              /* lone continuation */
+        {"\xc0\xaf", false},         /* overlong '/' */
+        {"\xe0\x80\xaf", false},     /* overlong, 3 bytes */
+        {"\xed\xa0\x80", false},     /* surrogate D800 */
+        {"\xf4\x90\x80\x80", false}, /* above U+10FFFF */
+        {"\xc2\x85", false},         /* C1 control NEL */
+        {"\xe2\x9c", false},         /* cut sequence */
+        {"\x80", false},             /* lone continuation */
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (crypto__cert_name_valid((const uint8_t *)v[i].name,
                                     strlen(v[i].name)) != v[i].ok)
-            gosr_test_fail(__FILE__, __LINE__, "name %zu: want %d", i,
-                           v[i].ok);
+            gosr_test_fail(__FILE__, __LINE__, "name %zu: want %d", i, v[i].ok);
     char long_name[65];
     memset(long_name, 'x', 64);
     long_name[64] = '\0';
@@ -205,7 +205,7 @@ GOSR_TEST(cert_issue_rejects_bad_arguments)
 }
 
 /* Verifies and checks the status and reason. */
-#define CHECK_VERIFY(c, pk, now, rl, kinds, want_rc, want_reason)             \
+#define CHECK_VERIFY(c, pk, now, rl, kinds, want_rc, want_reason)              \
     do {                                                                       \
         gosr_error e_;                                                         \
         gosr_error_clear(&e_);                                                 \
@@ -220,14 +220,14 @@ GOSR_TEST(cert_verify_every_reason)
     gosr_error err;
     sample_cert(&c, &root, &dev);
     key_from(&other, 3);
-    CHECK_OK(gosr_cert_verify(&c, root.pk, NOW, NULL, GOSR_CERT_KIND_ALL,
-                              &err));
+    CHECK_OK(
+        gosr_cert_verify(&c, root.pk, NOW, NULL, GOSR_CERT_KIND_ALL, &err));
     /* Untrusted issuer: another root, or a cert the subject self-issued. */
     CHECK_VERIFY(&c, other.pk, NOW, NULL, 0, GOSR_ECERT,
                  "cert_untrusted_issuer");
     gosr_cert self;
-    CHECK_OK(gosr_cert_issue(&other, other.pk, "self", 7, 0, NOW * 2, &self,
-                             &err));
+    CHECK_OK(
+        gosr_cert_issue(&other, other.pk, "self", 7, 0, NOW * 2, &self, &err));
     CHECK_VERIFY(&self, root.pk, NOW, NULL, 0, GOSR_ECERT,
                  "cert_untrusted_issuer");
     /* Signature: any signed field changed, or the signature itself. */
@@ -263,8 +263,8 @@ GOSR_TEST(cert_verify_every_reason)
     gosr_cert mods;
     CHECK_OK(gosr_cert_issue(&root, dev.pk, "modder", GOSR_CERT_KIND_MOD,
                              NOW - 1, NOW + 1, &mods, &err));
-    CHECK_OK(gosr_cert_verify(&mods, root.pk, NOW, NULL, GOSR_CERT_KIND_MOD,
-                              &err));
+    CHECK_OK(
+        gosr_cert_verify(&mods, root.pk, NOW, NULL, GOSR_CERT_KIND_MOD, &err));
     CHECK_VERIFY(&mods, root.pk, NOW, NULL, GOSR_CERT_KIND_GAME, GOSR_ECERT,
                  "cert_kind_not_allowed");
     CHECK_VERIFY(&mods, root.pk, NOW, NULL,
@@ -303,8 +303,8 @@ GOSR_TEST(revocation_by_serial_and_by_key)
     key_from(&dev2, 4);
     CHECK_OK(gosr_cert_issue(&root, dev.pk, "Acme again", 7, 0, NOW * 2,
                              &c_other, &err));
-    CHECK_OK(gosr_cert_issue(&root, dev2.pk, "Beta", 7, 0, NOW * 2, &c_dev2,
-                             &err));
+    CHECK_OK(
+        gosr_cert_issue(&root, dev2.pk, "Beta", 7, 0, NOW * 2, &c_dev2, &err));
     gosr_revocations *rl = crypto__revocations_new(root.pk);
     REQUIRE(rl != NULL);
     rl->sequence = 7;
@@ -313,7 +313,7 @@ GOSR_TEST(revocation_by_serial_and_by_key)
     CHECK_OK(crypto__revocations_add_serial(rl, c.issuer_pk, c.serial, &added));
     CHECK(added);
     CHECK_OK(crypto__revocations_add_serial(rl, c.issuer_pk, c.serial, &added));
-    CHECK(!added); /* idempotent */
+    CHECK(!added);                       /* idempotent */
     for (uint64_t s = 1; s < 40; s += 3) /* more entries, sorted inserts */
         CHECK_OK(crypto__revocations_add_serial(rl, root.pk, s * 0x1234567ull,
                                                 NULL));
@@ -356,16 +356,16 @@ GOSR_TEST(revocation_list_tampered_or_foreign_is_rejected)
     CHECK_OK(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err));
     gosr_revocations_free(out);
     /* Signed by another key. */
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, other.pk, &out,
-                                            &err), GOSR_ESIGNATURE);
+    CHECK_STATUS(
+        crypto__revocations_decode(b.data, b.len, other.pk, &out, &err),
+        GOSR_ESIGNATURE);
     CHECK_STR(err.reason, "revocation_signature_invalid");
     /* Every single-byte change after the version byte breaks the
      * signature or the frame; none is accepted. */
     for (size_t i = 9; i < b.len; i++) {
         b.data[i] ^= 0x01;
         out = NULL;
-        int rc = crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err);
+        int rc = crypto__revocations_decode(b.data, b.len, root.pk, &out, &err);
         if (rc == GOSR_OK)
             gosr_test_fail(__FILE__, __LINE__, "byte %zu flip accepted", i);
         gosr_revocations_free(out);
@@ -380,12 +380,12 @@ GOSR_TEST(revocation_list_tampered_or_foreign_is_rejected)
         gosr_free(p);
     }
     REQUIRE(gosr_buf_append(&b, "x", 1) == GOSR_OK);
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_EFORMAT);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_EFORMAT);
     CHECK_STR(err.reason, "revocation_trailing_bytes");
     b.data[0] = 'X';
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_EFORMAT);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_EFORMAT);
     CHECK_STR(err.reason, "revocation_bad_magic");
     gosr_buf_free(&b);
 }
@@ -402,22 +402,22 @@ GOSR_TEST(revocation_list_strict_frame)
     REQUIRE(crypto__revocations_sign_encode(rl, &root, &b) == GOSR_OK);
     CHECK_EQ(b.len, CRYPTO__RVKL_HEAD_LEN + 64);
     b.data[8] = 2;
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_EFORMAT);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_EFORMAT);
     CHECK_STR(err.reason, "revocation_bad_version");
     b.data[8] = 1;
     /* Huge counts are refused from the header alone, before allocating. */
     crypto__put_u32(b.data + 57, 0xffffffffu);
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_ETOOBIG);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_ETOOBIG);
     CHECK_STR(err.reason, "revocation_too_many_entries");
     crypto__put_u32(b.data + 57, 600000);
     crypto__put_u32(b.data + 61, 400001);
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_ETOOBIG);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_ETOOBIG);
     crypto__put_u32(b.data + 61, 0);
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_EFORMAT);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_EFORMAT);
     CHECK_STR(err.reason, "revocation_truncated");
     gosr_revocations_free(rl);
     gosr_buf_free(&b);
@@ -442,15 +442,15 @@ GOSR_TEST(revocation_list_must_be_canonical)
     memcpy(rl->keys[1], tmp, 32);
     gosr_buf b = {0};
     REQUIRE(crypto__revocations_sign_encode(rl, &root, &b) == GOSR_OK);
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_EFORMAT);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_EFORMAT);
     CHECK_STR(err.reason, "revocation_not_canonical");
     /* A duplicate is not canonical either. */
     memcpy(rl->keys[1], rl->keys[0], 32);
     b.len = 0;
     REQUIRE(crypto__revocations_sign_encode(rl, &root, &b) == GOSR_OK);
-    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err), GOSR_EFORMAT);
+    CHECK_STATUS(crypto__revocations_decode(b.data, b.len, root.pk, &out, &err),
+                 GOSR_EFORMAT);
     CHECK_STR(err.reason, "revocation_not_canonical");
     gosr_revocations_free(rl);
     gosr_buf_free(&b);
@@ -462,8 +462,9 @@ GOSR_TEST(revocation_load_errors_and_oom)
     gosr_error err;
     gosr_revocations *out = NULL;
     key_from(&root, 1);
-    CHECK_STATUS(gosr_revocations_load("/nonexistent/x.rvkl", root.pk, &out,
-                                       &err), GOSR_ENOENT);
+    CHECK_STATUS(
+        gosr_revocations_load("/nonexistent/x.rvkl", root.pk, &out, &err),
+        GOSR_ENOENT);
     CHECK_STR(err.reason, "revocation_read_failed");
     gosr_revocations *rl = crypto__revocations_new(root.pk);
     REQUIRE(rl != NULL);
@@ -477,8 +478,7 @@ GOSR_TEST(revocation_load_errors_and_oom)
     for (long n = 1; n < 10; n++) {
         gosr_alloc_fail_after(n);
         out = NULL;
-        int rc = crypto__revocations_decode(b.data, b.len, root.pk, &out,
-                                            &err);
+        int rc = crypto__revocations_decode(b.data, b.len, root.pk, &out, &err);
         gosr_alloc_fail_after(0);
         if (rc == GOSR_OK) {
             gosr_revocations_free(out);
@@ -503,8 +503,7 @@ GOSR_TEST(cert_load_from_file)
     REQUIRE(gosr_file_write_atomic(path, b.data, b.len, 0644) == GOSR_OK);
     CHECK_OK(gosr_cert_load(path, &back, &err));
     CHECK_MEM(&back, &c, sizeof c);
-    CHECK_STATUS(gosr_cert_load("/nonexistent.cert", &back, &err),
-                 GOSR_ENOENT);
+    CHECK_STATUS(gosr_cert_load("/nonexistent.cert", &back, &err), GOSR_ENOENT);
     CHECK_STR(err.reason, "cert_read_failed");
     gosr_free(path);
     gosr_buf_free(&b);

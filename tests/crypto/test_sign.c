@@ -7,6 +7,8 @@
 #include "harness.h"
 #include "gosr/crypto.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -40,8 +42,7 @@ GOSR_TEST(rfc8032_vectors)
         const char *seed, *pk, *msg, *sig;
     } v[] = {
         {"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-         "",
+         "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
          "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
          "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"},
         {"4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
@@ -241,4 +242,76 @@ GOSR_TEST(key_files_malformed_are_rejected)
     CHECK_STR(err.reason, "key_read_failed");
     gosr_free(pub);
     gosr_free(sec);
+}
+
+/* ---- I/O fault injection ------------------------------------------------ */
+
+static int g_write_calls;   /* write() calls seen by failing_write */
+static int g_fail_write_at; /* the call number that fails with ENOSPC */
+
+static ssize_t failing_write(int fd, const void *p, size_t n)
+{
+    if (++g_write_calls == g_fail_write_at) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return write(fd, p, n);
+}
+
+/* Counts the entries of dir other than "." and "..". */
+static int count_entries(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+GOSR_TEST(keypair_save_write_failure_leaves_nothing_behind)
+{
+    gosr_io_ops ops = *gosr_io();
+    ops.write = failing_write;
+    gosr_keypair kp, back;
+    gosr_error err;
+    REQUIRE(gosr_keypair_generate(&kp) == GOSR_OK);
+    /* Call 1 writes key.sec, call 2 key.pub: fail each in turn. */
+    for (int at = 1; at <= 2; at++) {
+        char *dir = gosr_asprintf("%s/k%d", gosr_test_tmpdir(), at);
+        g_write_calls = 0;
+        g_fail_write_at = at;
+        gosr_io_set_ops(&ops);
+        int rc = gosr_keypair_save(&kp, dir, &err);
+        gosr_io_set_ops(NULL);
+        CHECK_STATUS(rc, GOSR_ENOSPC);
+        CHECK_STR(err.reason, "key_write_failed");
+        CHECK_EQ(count_entries(dir), 0); /* no half key, no temp file */
+        CHECK_OK(gosr_keypair_save(&kp, dir, &err)); /* retry works */
+        CHECK_OK(gosr_keypair_load(dir, &back, &err));
+        CHECK_MEM(back.pk, kp.pk, 32);
+        gosr_free(dir);
+    }
+    gosr_keypair_wipe(&kp);
+    gosr_keypair_wipe(&back);
+}
+
+GOSR_TEST(keypair_save_modes_ignore_umask)
+{
+    char *dir = path_in(gosr_test_tmpdir(), "k");
+    char *sec = path_in(dir, "key.sec"), *pub = path_in(dir, "key.pub");
+    gosr_keypair kp;
+    gosr_error err;
+    REQUIRE(gosr_keypair_generate(&kp) == GOSR_OK);
+    mode_t old = umask(0);
+    CHECK_OK(gosr_keypair_save(&kp, dir, &err));
+    umask(old);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+    CHECK(stat(sec, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK(stat(pub, &st) == 0 && (st.st_mode & 0777) == 0644);
+    gosr_keypair_wipe(&kp);
+    gosr_free(dir), gosr_free(sec), gosr_free(pub);
 }
