@@ -52,8 +52,8 @@ static void init_keys(void)
 static void verify(const uint8_t *p, size_t n)
 {
     mem_src src = {p, n, 0};
-    gosr_gmod_verify_opts o = {.trust_pk = g_root.pk, .now = GMOD__FUZZ_NOW,
-                               .max_bundle = 1u << 24};
+    gosr_gmod_verify_opts o = {
+        .trust_pk = g_root.pk, .now = GMOD__FUZZ_NOW, .max_bundle = 1u << 24};
     gosr_gmod_reader *r = NULL;
     gosr_error err;
     int rc = gosr_gmod_reader_open(mem_read, &src, &o, &r, &err);

@@ -89,35 +89,35 @@ typedef struct gosr_gmod_dep {
 /* A validated gmod.json. Strings are borrowed from the manifest and live
  * until gosr_gmod_manifest_destroy. */
 typedef struct gosr_gmod_manifest {
-    const char *schema_version;  /* "1.0.0" */
-    const char *id;              /* module id, [a-z0-9][a-z0-9._-]{0,63} */
-    const char *version_text;    /* version as written */
-    gosr_semver version;         /* parsed version */
-    gosr_gmod_kind kind;         /* game, mod or patch */
-    const char *engine_compat;   /* engine version range as written */
+    const char *schema_version;      /* "1.0.0" */
+    const char *id;                  /* module id, [a-z0-9][a-z0-9._-]{0,63} */
+    const char *version_text;        /* version as written */
+    gosr_semver version;             /* parsed version */
+    gosr_gmod_kind kind;             /* game, mod or patch */
+    const char *engine_compat;       /* engine version range as written */
     gosr_semver_range *engine_range; /* parsed engine_compat (owned) */
-    gosr_gmod_dep *deps;         /* dependencies, in file order (owned) */
-    size_t ndeps;                /* entries in deps */
-    const char **capabilities;   /* capability names (array owned) */
-    size_t ncapabilities;        /* entries in capabilities */
-    const char *entry;           /* entry script path; NULL for a patch
-                                    without one */
-    const char *name;            /* display name or NULL */
-    const char *description;     /* description or NULL */
-    const char *author_type;     /* "human" or "ai" */
-    const char *author_name;     /* author.name or NULL */
-    const char *author_model;    /* author.model (ai) or NULL */
-    const char *author_run_id;   /* author.run_id (ai) or NULL */
-    int64_t created_at;          /* Unix seconds */
-    int64_t expires;             /* Unix seconds; valid only if has_expires */
-    bool has_expires;            /* whether `expires` was given */
-    const char *parent_patch_id; /* patch lineage; NULL for a root patch or
-                                    a game/mod */
-    const char **scripts;        /* content.scripts paths (array owned) */
-    size_t nscripts;             /* entries in scripts */
+    gosr_gmod_dep *deps;             /* dependencies, in file order (owned) */
+    size_t ndeps;                    /* entries in deps */
+    const char **capabilities;       /* capability names (array owned) */
+    size_t ncapabilities;            /* entries in capabilities */
+    const char *entry;               /* entry script path; NULL for a patch
+                                        without one */
+    const char *name;                /* display name or NULL */
+    const char *description;         /* description or NULL */
+    const char *author_type;         /* "human" or "ai" */
+    const char *author_name;         /* author.name or NULL */
+    const char *author_model;        /* author.model (ai) or NULL */
+    const char *author_run_id;       /* author.run_id (ai) or NULL */
+    int64_t created_at;              /* Unix seconds */
+    int64_t expires;              /* Unix seconds; valid only if has_expires */
+    bool has_expires;             /* whether `expires` was given */
+    const char *parent_patch_id;  /* patch lineage; NULL for a root patch or
+                                     a game/mod */
+    const char **scripts;         /* content.scripts paths (array owned) */
+    size_t nscripts;              /* entries in scripts */
     const struct json_t *content; /* validated content envelope (patch) or
                                      NULL; borrowed from the manifest */
-    void *priv_;                 /* private: the parsed JSON document */
+    void *priv_;                  /* private: the parsed JSON document */
 } gosr_gmod_manifest;
 
 /* Parses and validates gmod.json bytes strictly (docs/manifest.md). On
@@ -167,9 +167,9 @@ typedef struct gosr_gmod_verify_opts {
                                         required unless no_trust */
     const gosr_revocations *revoked; /* revocation list or NULL */
     int64_t now;                     /* Unix seconds; 0 = wall clock */
-    bool no_trust; /* skip signature, certificates, revocation, kind and
-                      expiry (unpack --no-verify); structure, paths, sizes
-                      and every chunk hash are still checked */
+    bool no_trust;       /* skip signature, certificates, revocation, kind and
+                            expiry (unpack --no-verify); structure, paths, sizes
+                            and every chunk hash are still checked */
     uint64_t max_bundle; /* bundle size limit; 0 = GOSR_GMOD_MAX_BUNDLE */
 } gosr_gmod_verify_opts;
 
@@ -179,11 +179,11 @@ typedef ssize_t (*gosr_gmod_read_fn)(void *ud, void *buf, size_t n);
 
 /* One file of a bundle, as listed by its signed manifest. */
 typedef struct gosr_gmod_file {
-    const char *path;  /* safe relative path (borrowed from the reader) */
-    uint32_t mode;     /* 0644 or 0755 */
-    uint64_t size;     /* bytes */
-    gosr_hash file_id; /* gosr_merkle_file_id of its chunks */
-    uint32_t nchunks;  /* chunks in the file */
+    const char *path;       /* safe relative path (borrowed from the reader) */
+    uint32_t mode;          /* 0644 or 0755 */
+    uint64_t size;          /* bytes */
+    gosr_hash file_id;      /* gosr_merkle_file_id of its chunks */
+    uint32_t nchunks;       /* chunks in the file */
     const uint32_t *chunks; /* chunk indices (borrowed from the reader) */
 } gosr_gmod_file;
 
@@ -212,8 +212,7 @@ GOSR_API int gosr_gmod_reader_open(gosr_gmod_read_fn read, void *ud,
                                    gosr_gmod_reader **out, gosr_error *err);
 /* As open, reading from a file descriptor (borrowed, not closed). */
 GOSR_API int gosr_gmod_reader_open_fd(int fd, const gosr_gmod_verify_opts *o,
-                                      gosr_gmod_reader **out,
-                                      gosr_error *err);
+                                      gosr_gmod_reader **out, gosr_error *err);
 GOSR_API void gosr_gmod_reader_destroy(gosr_gmod_reader *r);
 
 /* Reads, decodes and hash-checks the next chunk record. Sets *done at the
@@ -246,8 +245,7 @@ GOSR_API int gosr_gmod_verify_file(const char *path,
  * `out_dir`, then renames it to `out_dir` (which must not exist). On any
  * failure nothing is left at `out_dir`. */
 GOSR_API int gosr_gmod_unpack(const char *path, const char *out_dir,
-                              const gosr_gmod_verify_opts *o,
-                              gosr_error *err);
+                              const gosr_gmod_verify_opts *o, gosr_error *err);
 
 #ifdef __cplusplus
 }

@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #define PACK_USAGE                                                             \
-    "gosr pack SRC --key DIR --cert FILE [--chain FILE[,FILE...]]\n"          \
+    "gosr pack SRC --key DIR --cert FILE [--chain FILE[,FILE...]]\n"           \
     "                 --out X.gmod [--raw] [--json]"
 #define VERIFY_USAGE                                                           \
     "gosr verify X.gmod --trust ROOT.pub [--revoked LIST] [--at RFC3339] "     \
     "[--json]"
 #define INSPECT_USAGE "gosr inspect X.gmod [--json]"
 #define UNPACK_USAGE                                                           \
-    "gosr unpack X.gmod --out DIR (--trust ROOT.pub [--revoked LIST]\n"       \
+    "gosr unpack X.gmod --out DIR (--trust ROOT.pub [--revoked LIST]\n"        \
     "                 [--at RFC3339] | --no-verify) [--json]"
 
 /* Rejections (the bundle or its credentials are bad) exit 3; everything
@@ -29,12 +29,20 @@
 static int exit_for(int rc)
 {
     switch (rc) {
-    case GOSR_OK: return CLI_EXIT_OK;
-    case GOSR_EFORMAT: case GOSR_ESIGNATURE: case GOSR_ECERT:
-    case GOSR_EREVOKED: case GOSR_EEXPIRED: case GOSR_EDENIED:
-    case GOSR_ETOOBIG: case GOSR_ECORRUPT: case GOSR_EUNSUPPORTED:
+    case GOSR_OK:
+        return CLI_EXIT_OK;
+    case GOSR_EFORMAT:
+    case GOSR_ESIGNATURE:
+    case GOSR_ECERT:
+    case GOSR_EREVOKED:
+    case GOSR_EEXPIRED:
+    case GOSR_EDENIED:
+    case GOSR_ETOOBIG:
+    case GOSR_ECORRUPT:
+    case GOSR_EUNSUPPORTED:
         return CLI_EXIT_REJECTED;
-    default: return CLI_EXIT_FAIL;
+    default:
+        return CLI_EXIT_FAIL;
     }
 }
 
@@ -48,7 +56,8 @@ static void hex_hash(const gosr_hash *h, char out[65])
     gosr_hash_hex(h, out);
 }
 
-/* ---- pack ----------------------------------------------------------------- */
+/* ---- pack -----------------------------------------------------------------
+ */
 
 /* Loads --cert and the comma-separated --chain files into chain[]. */
 static int load_chain(const char *cert, const char *more, gosr_cert *chain,
@@ -58,8 +67,8 @@ static int load_chain(const char *cert, const char *more, gosr_cert *chain,
     *n = 1;
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", more ? more : "");
-    for (char *save = NULL, *p = strtok_r(buf, ",", &save);
-         rc == GOSR_OK && p; p = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *p = strtok_r(buf, ",", &save); rc == GOSR_OK && p;
+         p = strtok_r(NULL, ",", &save)) {
         if (*n == GOSR_GMOD_MAX_CHAIN)
             return gosr_error_set(err, GOSR_EINVAL, "bad_chain",
                                   "at most %d certificates",
@@ -86,13 +95,13 @@ static int pack_report(const char *out, bool json)
     hex_hash(gosr_gmod_reader_root(r), root);
     const gosr_gmod_manifest *m = gosr_gmod_reader_manifest(r);
     if (json)
-        cli_print_json(json_pack(
-            "{s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "ok", 1, "out",
-            out, "id", m->id, "version", m->version_text, "kind",
-            gosr_gmod_kind_name(m->kind), "root", root, "files",
-            (json_int_t)gosr_gmod_reader_nfiles(r), "chunks",
-            (json_int_t)gosr_gmod_reader_nchunks(r), "bytes",
-            (json_int_t)gosr_gmod_reader_total(r)));
+        cli_print_json(
+            json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "ok", 1,
+                      "out", out, "id", m->id, "version", m->version_text,
+                      "kind", gosr_gmod_kind_name(m->kind), "root", root,
+                      "files", (json_int_t)gosr_gmod_reader_nfiles(r), "chunks",
+                      (json_int_t)gosr_gmod_reader_nchunks(r), "bytes",
+                      (json_int_t)gosr_gmod_reader_total(r)));
     else
         printf("%s %s@%s (%s): %zu files, %zu chunks, %llu bytes, root %s\n",
                out, m->id, m->version_text, gosr_gmod_kind_name(m->kind),
@@ -126,8 +135,8 @@ static int cmd_pack(int argc, char **argv)
         return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
     rc = load_chain(cert, chain, certs, &ncerts, &err);
     if (rc == GOSR_OK) {
-        gosr_gmod_pack_opts o = {.key = &kp, .chain = certs,
-                                 .nchain = ncerts, .raw = raw};
+        gosr_gmod_pack_opts o = {
+            .key = &kp, .chain = certs, .nchain = ncerts, .raw = raw};
         rc = gosr_gmod_pack(pos[0], &o, out, &err);
     }
     gosr_keypair_wipe(&kp);
@@ -142,14 +151,15 @@ GOSR_CLI_COMMAND(pack, "pack", cmd_pack,
                  "pack a module directory into a signed .gmod bundle",
                  PACK_USAGE)
 
-/* ---- verification options shared by verify and unpack --------------------- */
+/* ---- verification options shared by verify and unpack ---------------------
+ */
 
 /* Trust material loaded from the command line. */
 typedef struct trust_args {
-    const char *trust;   /* --trust path */
-    const char *revoked; /* --revoked path */
-    const char *at;      /* --at time */
-    uint8_t pk[32];      /* loaded trust root */
+    const char *trust;    /* --trust path */
+    const char *revoked;  /* --revoked path */
+    const char *at;       /* --at time */
+    uint8_t pk[32];       /* loaded trust root */
     gosr_revocations *rl; /* loaded revocation list or NULL */
 } trust_args;
 
@@ -162,16 +172,16 @@ static int load_trust(trust_args *t, bool json, gosr_gmod_verify_opts *o)
         return cli_usage_error("bad --at '%s' (RFC 3339)", t->at);
     if ((rc = gosr_pubkey_load(t->trust, t->pk, &err)) != GOSR_OK)
         return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
-    if (t->revoked &&
-        (rc = gosr_revocations_load(t->revoked, t->pk, &t->rl, &err)) !=
-            GOSR_OK)
+    if (t->revoked && (rc = gosr_revocations_load(t->revoked, t->pk, &t->rl,
+                                                  &err)) != GOSR_OK)
         return fail(json, &err, rc);
     o->trust_pk = t->pk;
     o->revoked = t->rl;
     return CLI_EXIT_OK;
 }
 
-/* ---- verify --------------------------------------------------------------- */
+/* ---- verify ---------------------------------------------------------------
+ */
 
 static json_t *summary_json(const gosr_gmod_reader *r)
 {
@@ -180,8 +190,8 @@ static json_t *summary_json(const gosr_gmod_reader *r)
     char root[65], signer[65];
     hex_hash(gosr_gmod_reader_root(r), root);
     gosr_hex_encode(c->subject_pk, 32, signer);
-    return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
-                     "ok", 1, "id", m->id, "version", m->version_text, "kind",
+    return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "ok",
+                     1, "id", m->id, "version", m->version_text, "kind",
                      gosr_gmod_kind_name(m->kind), "root", root, "signer",
                      c->name, "signer_pk", signer, "files",
                      (json_int_t)gosr_gmod_reader_nfiles(r), "chunks",
@@ -261,7 +271,8 @@ GOSR_CLI_COMMAND(verify, "verify", cmd_verify,
                  "verify a .gmod bundle (signature, certificates, hashes)",
                  VERIFY_USAGE)
 
-/* ---- inspect -------------------------------------------------------------- */
+/* ---- inspect --------------------------------------------------------------
+ */
 
 static json_t *files_json(const gosr_gmod_reader *r)
 {
@@ -295,8 +306,8 @@ static json_t *inspect_json(const gosr_gmod_reader *r)
         "ok", 1, "verified", 0, "bytes", (json_int_t)gosr_gmod_reader_total(r),
         "root", root, "manifest", (json_t *)m->priv_, "files", files_json(r),
         "chunks", (json_int_t)gosr_gmod_reader_nchunks(r), "signer", "name",
-        c->name, "pk", signer, "issuer_pk", issuer, "kinds", kinds,
-        "not_after", na);
+        c->name, "pk", signer, "issuer_pk", issuer, "kinds", kinds, "not_after",
+        na);
 }
 
 static void inspect_text(const gosr_gmod_reader *r)
@@ -357,7 +368,8 @@ GOSR_CLI_COMMAND(inspect, "inspect", cmd_inspect,
                  "show a .gmod bundle's manifest and files (unverified)",
                  INSPECT_USAGE)
 
-/* ---- unpack --------------------------------------------------------------- */
+/* ---- unpack ---------------------------------------------------------------
+ */
 
 static int cmd_unpack(int argc, char **argv)
 {

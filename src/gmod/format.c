@@ -79,8 +79,8 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-int gmod__header_decode(const uint8_t in[GMOD__HEADER_LEN],
-                        uint64_t max_bundle, gmod__header *h, gosr_error *err)
+int gmod__header_decode(const uint8_t in[GMOD__HEADER_LEN], uint64_t max_bundle,
+                        gmod__header *h, gosr_error *err)
 {
     if (memcmp(in, GMOD__MAGIC, 8) != 0)
         return gosr_error_set(err, GOSR_EFORMAT, "bundle_bad_magic",
@@ -106,8 +106,8 @@ int gmod__header_decode(const uint8_t in[GMOD__HEADER_LEN],
                               "%u files, total %llu)",
                               h->index_len, h->sig_len, h->nchunks, h->nfiles,
                               (unsigned long long)h->total);
-    if (h->total != GMOD__HEADER_LEN + (uint64_t)h->index_len + h->sig_len +
-                        h->chunk_bytes)
+    if (h->total !=
+        GMOD__HEADER_LEN + (uint64_t)h->index_len + h->sig_len + h->chunk_bytes)
         return gosr_error_set(err, GOSR_EFORMAT, "size_mismatch",
                               "header total %llu does not add up",
                               (unsigned long long)h->total);
@@ -117,8 +117,7 @@ int gmod__header_decode(const uint8_t in[GMOD__HEADER_LEN],
 /* ---- signing digest ------------------------------------------------------ */
 
 void gmod__sig_message(const uint8_t header[GMOD__HEADER_LEN],
-                       const uint8_t *index, size_t index_len,
-                       uint8_t msg[48])
+                       const uint8_t *index, size_t index_len, uint8_t msg[48])
 {
     gosr_blake3 h;
     gosr_blake3_init(&h);
@@ -375,7 +374,8 @@ static int check_paths(const gmod__index *x, gosr_error *err)
             if (bsearch(&key, sorted, x->nfiles, sizeof(char *), cmp_path_ptr))
                 rc = gosr_error_set(err, GOSR_EFORMAT, "path_conflict",
                                     "'%.200s' is both a file and a "
-                                    "directory", prefix);
+                                    "directory",
+                                    prefix);
         }
     }
     gosr_free(sorted);
@@ -435,14 +435,16 @@ static int check_file(const gmod__index *x, const gmod__file *f,
     if (rc == GOSR_OK && sum != f->size)
         rc = gosr_error_set(err, GOSR_EFORMAT, "size_mismatch",
                             "'%.200s' declares %llu bytes, its chunks hold "
-                            "%llu", f->path, (unsigned long long)f->size,
+                            "%llu",
+                            f->path, (unsigned long long)f->size,
                             (unsigned long long)sum);
     if (rc == GOSR_OK) {
         gosr_merkle_file_id(refs, f->nchunks, &id);
         if (!gosr_hash_equal(&id, &f->file_id))
             rc = gosr_error_set(err, GOSR_EFORMAT, "file_id_mismatch",
                                 "'%.200s': file id does not match its "
-                                "chunks", f->path);
+                                "chunks",
+                                f->path);
     }
     gosr_free(refs);
     return rc;
@@ -527,8 +529,7 @@ int gmod__sigblock_decode(const uint8_t *p, size_t n, gmod__sigblock *s,
     s->nchain = q[0];
     for (uint32_t i = 0; i < s->nchain; i++) {
         uint32_t len;
-        if (!take32(&c, &len) || len > GMOD__MAX_CERT_LEN ||
-            !take(&c, len, &q))
+        if (!take32(&c, &len) || len > GMOD__MAX_CERT_LEN || !take(&c, len, &q))
             return sig_malformed(err, "certificate length out of bounds");
         int rc = gosr_cert_decode(q, len, &s->chain[i], err);
         if (rc != GOSR_OK)

@@ -51,18 +51,17 @@ typedef struct gmod__index {
 
 /* The signature block, decoded. */
 typedef struct gmod__sigblock {
-    uint8_t signer_pk[GOSR_SIGN_PUBLIC_LEN];  /* key that signed */
-    gosr_cert chain[GOSR_GMOD_MAX_CHAIN];     /* signer's cert first */
-    uint32_t nchain;                          /* certificates in chain */
-    uint8_t sig[GOSR_SIGN_LEN];               /* ed25519 signature */
+    uint8_t signer_pk[GOSR_SIGN_PUBLIC_LEN]; /* key that signed */
+    gosr_cert chain[GOSR_GMOD_MAX_CHAIN];    /* signer's cert first */
+    uint32_t nchain;                         /* certificates in chain */
+    uint8_t sig[GOSR_SIGN_LEN];              /* ed25519 signature */
 } gmod__sigblock;
 
 /* Header: encode into out[64]; decode checks magic, version, flags,
  * reserved bytes, bounds and length consistency. */
 void gmod__header_encode(const gmod__header *h, uint8_t out[GMOD__HEADER_LEN]);
-int gmod__header_decode(const uint8_t in[GMOD__HEADER_LEN],
-                        uint64_t max_bundle, gmod__header *h,
-                        gosr_error *err);
+int gmod__header_decode(const uint8_t in[GMOD__HEADER_LEN], uint64_t max_bundle,
+                        gmod__header *h, gosr_error *err);
 
 /* Index: canonical encoding appended to out. decode parses exactly n bytes
  * with every count checked against the bytes left before allocating, then
@@ -83,8 +82,7 @@ int gmod__sigblock_decode(const uint8_t *p, size_t n, gmod__sigblock *s,
 /* The 48-byte message the signature covers:
  * "gosr-gmod-sig-v1" || BLAKE3(header[64] || index). */
 void gmod__sig_message(const uint8_t header[GMOD__HEADER_LEN],
-                       const uint8_t *index, size_t index_len,
-                       uint8_t msg[48]);
+                       const uint8_t *index, size_t index_len, uint8_t msg[48]);
 
 /* Builds header + index + signature block for `x` (whose chunk table
  * carries the stored lengths) into out. Used by pack and by tests that

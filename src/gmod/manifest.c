@@ -28,8 +28,8 @@ typedef struct walk {
     size_t plen;     /* bytes in use in path */
 } walk;
 
-static int fail(walk *w, int status, const char *reason, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+static int fail(walk *w, int status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(walk *w, int status, const char *reason, const char *fmt, ...)
 {
@@ -118,12 +118,12 @@ static void path_pop(walk *w, size_t saved)
 
 /* One open container met by the scanner. */
 typedef struct scan_level {
-    bool object;      /* object (else array) */
-    bool want_key;    /* object: the next string is a key */
-    size_t index;     /* array: current element index */
-    size_t key_off;   /* object: offset of the last key's first byte */
-    size_t key_len;   /* object: its raw length */
-    bool has_key;     /* object: a key has been read */
+    bool object;    /* object (else array) */
+    bool want_key;  /* object: the next string is a key */
+    size_t index;   /* array: current element index */
+    size_t key_off; /* object: offset of the last key's first byte */
+    size_t key_len; /* object: its raw length */
+    bool has_key;   /* object: a key has been read */
 } scan_level;
 
 /* Skips a string starting after its opening quote; returns the offset of
@@ -149,15 +149,18 @@ static void scan(const uint8_t *p, size_t stop, size_t *too_deep_at, walk *w)
         if (c == '"') {
             size_t end = skip_string(p, stop, i + 1);
             if (top && top->object && top->want_key)
-                *top = (scan_level){.object = true, .key_off = i + 1,
-                                    .key_len = end - i - 1, .has_key = true};
+                *top = (scan_level){.object = true,
+                                    .key_off = i + 1,
+                                    .key_len = end - i - 1,
+                                    .has_key = true};
             i = end;
         } else if (c == '{' || c == '[') {
             if (depth == GOSR_GMOD_MAX_DEPTH) {
                 *too_deep_at = i;
                 break;
             }
-            lv[depth++] = (scan_level){.object = c == '{', .want_key = c == '{'};
+            lv[depth++] =
+                (scan_level){.object = c == '{', .want_key = c == '{'};
         } else if ((c == '}' || c == ']') && depth) {
             depth--;
         } else if (c == ',' && top) {
@@ -170,13 +173,13 @@ static void scan(const uint8_t *p, size_t stop, size_t *too_deep_at, walk *w)
     for (size_t d = 0; d < depth; d++) {
         if (!lv[d].object)
             path_push_index(w, lv[d].index);
-        else if (lv[d].has_key && is_ident_key((const char *)p + lv[d].key_off,
-                                               lv[d].key_len))
+        else if (lv[d].has_key &&
+                 is_ident_key((const char *)p + lv[d].key_off, lv[d].key_len))
             path_push_key(w, (const char *)p + lv[d].key_off, lv[d].key_len,
                           false);
         else if (lv[d].has_key)
-            path_key_bracket(w, (const char *)p + lv[d].key_off,
-                             lv[d].key_len, true);
+            path_key_bracket(w, (const char *)p + lv[d].key_off, lv[d].key_len,
+                             true);
     }
 }
 
@@ -205,8 +208,8 @@ static int prescan(walk *w, const uint8_t *p, size_t n)
     if (deep != SIZE_MAX) {
         path_at(w, p, n, deep);
         return fail(w, GOSR_EFORMAT, "manifest_too_deep",
-                    "nesting deeper than %d at offset %zu",
-                    GOSR_GMOD_MAX_DEPTH, deep);
+                    "nesting deeper than %d at offset %zu", GOSR_GMOD_MAX_DEPTH,
+                    deep);
     }
     return GOSR_OK;
 }
@@ -218,18 +221,31 @@ static int load_error(walk *w, const uint8_t *p, size_t n,
     const char *reason = "manifest_syntax";
     int status = GOSR_EFORMAT;
     switch (json_error_code(je)) {
-    case json_error_duplicate_key: reason = "manifest_duplicate_key"; break;
+    case json_error_duplicate_key:
+        reason = "manifest_duplicate_key";
+        break;
     case json_error_null_character:
-    case json_error_null_byte_in_key: reason = "manifest_nul_byte"; break;
-    case json_error_stack_overflow: reason = "manifest_too_deep"; break;
-    case json_error_numeric_overflow: reason = "manifest_bad_value"; break;
-    case json_error_invalid_utf8: reason = "manifest_bad_utf8"; break;
+    case json_error_null_byte_in_key:
+        reason = "manifest_nul_byte";
+        break;
+    case json_error_stack_overflow:
+        reason = "manifest_too_deep";
+        break;
+    case json_error_numeric_overflow:
+        reason = "manifest_bad_value";
+        break;
+    case json_error_invalid_utf8:
+        reason = "manifest_bad_utf8";
+        break;
     case json_error_out_of_memory:
         reason = "out_of_memory";
         status = GOSR_ENOMEM;
         break;
-    case json_error_wrong_type: reason = "manifest_wrong_type"; break;
-    default: break;
+    case json_error_wrong_type:
+        reason = "manifest_wrong_type";
+        break;
+    default:
+        break;
     }
     /* position is just past the offending token: place the path before its
      * last byte, so a stray closing bracket is still inside its container */
@@ -241,21 +257,21 @@ static int load_error(walk *w, const uint8_t *p, size_t n,
 /* ---- schema tables ------------------------------------------------------- */
 
 typedef enum node_kind {
-    K_ID,      /* [a-z0-9][a-z0-9._-]{0,63} */
-    K_NAME,    /* printable one-line text, up to hi bytes */
-    K_TEXT,    /* text with newlines allowed, up to hi bytes */
-    K_CAP,     /* capability: dotted lower-case words */
-    K_LUA,     /* safe relative path ending in .lua */
-    K_LOCALE,  /* "en" or "en-US" */
-    K_SEMVER,  /* SemVer 2.0.0 version */
-    K_RANGE,   /* version range */
-    K_TIME,    /* RFC 3339 time */
-    K_ENUM,    /* one of enumv */
-    K_INT,     /* integer in [lo, hi] */
-    K_NUM,     /* number (integer or real) in [lo, hi] */
-    K_OBJECT,  /* fields, unknown keys rejected */
-    K_ARRAY,   /* elem, count in [lo, hi] */
-    K_MAP,     /* keys K_ID, values elem, count in [lo, hi] */
+    K_ID,          /* [a-z0-9][a-z0-9._-]{0,63} */
+    K_NAME,        /* printable one-line text, up to hi bytes */
+    K_TEXT,        /* text with newlines allowed, up to hi bytes */
+    K_CAP,         /* capability: dotted lower-case words */
+    K_LUA,         /* safe relative path ending in .lua */
+    K_LOCALE,      /* "en" or "en-US" */
+    K_SEMVER,      /* SemVer 2.0.0 version */
+    K_RANGE,       /* version range */
+    K_TIME,        /* RFC 3339 time */
+    K_ENUM,        /* one of enumv */
+    K_INT,         /* integer in [lo, hi] */
+    K_NUM,         /* number (integer or real) in [lo, hi] */
+    K_OBJECT,      /* fields, unknown keys rejected */
+    K_ARRAY,       /* elem, count in [lo, hi] */
+    K_MAP,         /* keys K_ID, values elem, count in [lo, hi] */
     K_NULLABLE_ID, /* K_ID or null */
 } node_kind;
 
@@ -270,13 +286,13 @@ typedef struct field {
 
 /* A schema node. */
 struct node {
-    node_kind k;               /* what the value must be */
-    double lo, hi;             /* numeric bounds, or count/length bounds */
-    const field *fields;       /* K_OBJECT: NULL-key-terminated */
-    const node *elem;          /* K_ARRAY, K_MAP: element schema */
-    const char *const *enumv;  /* K_ENUM: NULL-terminated values */
-    bool unique;               /* K_ARRAY: string elements, or objects'
-                                  "id" members, must be unique */
+    node_kind k;              /* what the value must be */
+    double lo, hi;            /* numeric bounds, or count/length bounds */
+    const field *fields;      /* K_OBJECT: NULL-key-terminated */
+    const node *elem;         /* K_ARRAY, K_MAP: element schema */
+    const char *const *enumv; /* K_ENUM: NULL-terminated values */
+    bool unique;              /* K_ARRAY: string elements, or objects'
+                                 "id" members, must be unique */
     int (*check)(walk *w, json_t *v); /* extra rule, after the fields */
 };
 
@@ -293,16 +309,16 @@ static const node n_nullable_id = {.k = K_NULLABLE_ID};
 
 static const char *const kinds_enum[] = {"game", "mod", "patch", NULL};
 static const char *const author_enum[] = {"human", "ai", NULL};
-static const char *const objective_enum[] = {"kill", "collect", "talk",
-                                             "reach", "deliver", "escort",
-                                             NULL};
+static const char *const objective_enum[] = {
+    "kill", "collect", "talk", "reach", "deliver", "escort", NULL};
 static const char *const schema_enum[] = {"1.0.0", NULL};
 static const node n_kind = {.k = K_ENUM, .enumv = kinds_enum};
 static const node n_author_type = {.k = K_ENUM, .enumv = author_enum};
 static const node n_objective_type = {.k = K_ENUM, .enumv = objective_enum};
 static const node n_schema = {.k = K_ENUM, .enumv = schema_enum};
 
-static const node n_ids = {.k = K_ARRAY, .lo = 0, .hi = 64, .elem = &n_id, .unique = true};
+static const node n_ids = {
+    .k = K_ARRAY, .lo = 0, .hi = 64, .elem = &n_id, .unique = true};
 
 /* quests */
 static const field f_objective[] = {
@@ -318,58 +334,81 @@ static const field f_reward_item[] = {
 static const field f_rewards[] = {
     {"xp", &(node){.k = K_INT, .lo = 0, .hi = 1000000}, false},
     {"gold", &(node){.k = K_INT, .lo = 0, .hi = 1000000}, false},
-    {"items", &(node){.k = K_ARRAY, .lo = 0, .hi = 32,
-                      .elem = &(node){.k = K_OBJECT, .fields = f_reward_item},
-                      .unique = true}, false},
+    {"items",
+     &(node){.k = K_ARRAY,
+             .lo = 0,
+             .hi = 32,
+             .elem = &(node){.k = K_OBJECT, .fields = f_reward_item},
+             .unique = true},
+     false},
     {NULL, NULL, false}};
 static const field f_quest[] = {
     {"id", &n_id, true},
     {"title", &n_name, true},
     {"npc", &n_id, true},
     {"items", &n_ids, false},
-    {"objectives", &(node){.k = K_ARRAY, .lo = 1, .hi = 32, .elem = &n_objective}, true},
+    {"objectives",
+     &(node){.k = K_ARRAY, .lo = 1, .hi = 32, .elem = &n_objective}, true},
     {"rewards", &(node){.k = K_OBJECT, .fields = f_rewards}, true},
     {"requires", &n_ids, false},
     {NULL, NULL, false}};
 
 /* npc behaviours: a state machine whose references must resolve */
 static int check_behavior(walk *w, json_t *v);
-static const field f_transition[] = {
-    {"from", &n_id, true},
-    {"to", &n_id, true},
-    {"on", &n_id, true},
-    {NULL, NULL, false}};
+static const field f_transition[] = {{"from", &n_id, true},
+                                     {"to", &n_id, true},
+                                     {"on", &n_id, true},
+                                     {NULL, NULL, false}};
 static const field f_behavior[] = {
     {"id", &n_id, true},
     {"npc", &n_id, true},
     {"initial", &n_id, true},
-    {"states", &(node){.k = K_ARRAY, .lo = 1, .hi = 64, .elem = &n_id, .unique = true}, true},
-    {"transitions", &(node){.k = K_ARRAY, .lo = 0, .hi = 256,
-                            .elem = &(node){.k = K_OBJECT, .fields = f_transition}},
+    {"states",
+     &(node){.k = K_ARRAY, .lo = 1, .hi = 64, .elem = &n_id, .unique = true},
+     true},
+    {"transitions",
+     &(node){.k = K_ARRAY,
+             .lo = 0,
+             .hi = 256,
+             .elem = &(node){.k = K_OBJECT, .fields = f_transition}},
      true},
     {NULL, NULL, false}};
 
 /* economy tuning */
 static const field f_economy[] = {
-    {"multipliers", &(node){.k = K_MAP, .lo = 0, .hi = 256, .elem = &(node){.k = K_NUM, .lo = 0.25, .hi = 4.0}},
+    {"multipliers",
+     &(node){.k = K_MAP,
+             .lo = 0,
+             .hi = 256,
+             .elem = &(node){.k = K_NUM, .lo = 0.25, .hi = 4.0}},
      false},
-    {"prices", &(node){.k = K_MAP, .lo = 0, .hi = 4096,
-                       .elem = &(node){.k = K_INT, .lo = 0, .hi = 1000000000}}, false},
-    {"drop_rates", &(node){.k = K_MAP, .lo = 0, .hi = 4096, .elem = &(node){.k = K_NUM, .lo = 0, .hi = 1}},
+    {"prices",
+     &(node){.k = K_MAP,
+             .lo = 0,
+             .hi = 4096,
+             .elem = &(node){.k = K_INT, .lo = 0, .hi = 1000000000}},
+     false},
+    {"drop_rates",
+     &(node){.k = K_MAP,
+             .lo = 0,
+             .hi = 4096,
+             .elem = &(node){.k = K_NUM, .lo = 0, .hi = 1}},
      false},
     {NULL, NULL, false}};
 
 /* dialogue */
 static const field f_line[] = {
-    {"speaker", &n_id, false},
-    {"text", &n_text, true},
-    {NULL, NULL, false}};
+    {"speaker", &n_id, false}, {"text", &n_text, true}, {NULL, NULL, false}};
 static const field f_dialogue[] = {
     {"id", &n_id, true},
     {"npc", &n_id, true},
     {"locale", &n_locale, false},
-    {"lines", &(node){.k = K_ARRAY, .lo = 1, .hi = 256,
-                      .elem = &(node){.k = K_OBJECT, .fields = f_line}}, true},
+    {"lines",
+     &(node){.k = K_ARRAY,
+             .lo = 1,
+             .hi = 256,
+             .elem = &(node){.k = K_OBJECT, .fields = f_line}},
+     true},
     {NULL, NULL, false}};
 
 /* procedural generation rules with mandatory caps */
@@ -382,36 +421,55 @@ static const field f_procgen[] = {
     {"id", &n_id, true},
     {"generator", &n_id, true},
     {"caps", &(node){.k = K_OBJECT, .fields = f_caps}, true},
-    {"params", &(node){.k = K_MAP, .lo = 0, .hi = 64, .elem = &(node){.k = K_NUM, .lo = -1e9, .hi = 1e9}},
+    {"params",
+     &(node){.k = K_MAP,
+             .lo = 0,
+             .hi = 64,
+             .elem = &(node){.k = K_NUM, .lo = -1e9, .hi = 1e9}},
      false},
     {NULL, NULL, false}};
 
 static const field f_content[] = {
-    {"quests", &(node){.k = K_ARRAY, .lo = 0, .hi = 1024,
-                       .elem = &(node){.k = K_OBJECT, .fields = f_quest},
-                       .unique = true}, false},
-    {"npc_behaviors", &(node){.k = K_ARRAY, .lo = 0, .hi = 1024,
-                              .elem = &(node){.k = K_OBJECT, .fields = f_behavior,
-                                              .check = check_behavior},
-                              .unique = true}, false},
+    {"quests",
+     &(node){.k = K_ARRAY,
+             .lo = 0,
+             .hi = 1024,
+             .elem = &(node){.k = K_OBJECT, .fields = f_quest},
+             .unique = true},
+     false},
+    {"npc_behaviors",
+     &(node){.k = K_ARRAY,
+             .lo = 0,
+             .hi = 1024,
+             .elem = &(node){.k = K_OBJECT,
+                             .fields = f_behavior,
+                             .check = check_behavior},
+             .unique = true},
+     false},
     {"economy_tuning", &(node){.k = K_OBJECT, .fields = f_economy}, false},
-    {"dialogue", &(node){.k = K_ARRAY, .lo = 0, .hi = 1024,
-                         .elem = &(node){.k = K_OBJECT, .fields = f_dialogue},
-                         .unique = true}, false},
-    {"procgen_rules", &(node){.k = K_ARRAY, .lo = 0, .hi = 256,
-                              .elem = &(node){.k = K_OBJECT, .fields = f_procgen},
-                              .unique = true}, false},
-    {"scripts", &(node){.k = K_ARRAY, .lo = 0, .hi = 256, .elem = &n_lua, .unique = true},
+    {"dialogue",
+     &(node){.k = K_ARRAY,
+             .lo = 0,
+             .hi = 1024,
+             .elem = &(node){.k = K_OBJECT, .fields = f_dialogue},
+             .unique = true},
+     false},
+    {"procgen_rules",
+     &(node){.k = K_ARRAY,
+             .lo = 0,
+             .hi = 256,
+             .elem = &(node){.k = K_OBJECT, .fields = f_procgen},
+             .unique = true},
+     false},
+    {"scripts",
+     &(node){.k = K_ARRAY, .lo = 0, .hi = 256, .elem = &n_lua, .unique = true},
      false},
     {NULL, NULL, false}};
 
 static const field f_author[] = {
-    {"type", &n_author_type, true},
-    {"name", &n_name, false},
-    {"model", &n_name, false},
-    {"run_id", &n_name, false},
-    {"contact", &n_name, false},
-    {NULL, NULL, false}};
+    {"type", &n_author_type, true}, {"name", &n_name, false},
+    {"model", &n_name, false},      {"run_id", &n_name, false},
+    {"contact", &n_name, false},    {NULL, NULL, false}};
 
 static const field f_root[] = {
     {"schema_version", &n_schema, true},
@@ -421,8 +479,10 @@ static const field f_root[] = {
     {"name", &n_name, false},
     {"description", &n_text, false},
     {"engine_compat", &n_range, true},
-    {"depends", &(node){.k = K_MAP, .lo = 0, .hi = 256, .elem = &n_range}, false},
-    {"capabilities", &(node){.k = K_ARRAY, .lo = 0, .hi = 64, .elem = &n_cap, .unique = true},
+    {"depends", &(node){.k = K_MAP, .lo = 0, .hi = 256, .elem = &n_range},
+     false},
+    {"capabilities",
+     &(node){.k = K_ARRAY, .lo = 0, .hi = 64, .elem = &n_cap, .unique = true},
      false},
     {"entry", &n_lua, false},
     {"author", &(node){.k = K_OBJECT, .fields = f_author}, true},
@@ -440,14 +500,21 @@ static int walk_node(walk *w, json_t *v, const node *n);
 static const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
     }
 }
 
@@ -503,8 +570,8 @@ static bool text_ok(const char *s, size_t n, size_t max, bool newlines)
 static bool locale_ok(const char *s)
 {
     size_t n = strlen(s);
-    bool lang = n >= 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' &&
-                s[1] <= 'z';
+    bool lang =
+        n >= 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z';
     if (n == 2)
         return lang;
     return n == 5 && lang && s[2] == '-' && s[3] >= 'A' && s[3] <= 'Z' &&
@@ -611,7 +678,8 @@ static int walk_object(walk *w, json_t *v, const node *n)
         return wrong_type(w, v, "object");
     const char *key;
     json_t *val;
-    json_object_foreach(v, key, val) {
+    json_object_foreach(v, key, val)
+    {
         if (!find_field(n->fields, key)) {
             path_push_key(w, key, strlen(key), false);
             return fail(w, GOSR_EFORMAT, "manifest_unknown_field",
@@ -685,7 +753,8 @@ static int walk_map(walk *w, json_t *v, const node *n)
     int rc = count_bounds(w, json_object_size(v), n);
     const char *key;
     json_t *val;
-    json_object_foreach(v, key, val) {
+    json_object_foreach(v, key, val)
+    {
         if (rc != GOSR_OK)
             break;
         size_t saved = path_push_key(w, key, strlen(key), true);
@@ -704,11 +773,16 @@ static int walk_node(walk *w, json_t *v, const node *n)
 {
     switch (n->k) {
     case K_INT:
-    case K_NUM: return walk_number(w, v, n);
-    case K_OBJECT: return walk_object(w, v, n);
-    case K_ARRAY: return walk_array(w, v, n);
-    case K_MAP: return walk_map(w, v, n);
-    default: return walk_string(w, v, n);
+    case K_NUM:
+        return walk_number(w, v, n);
+    case K_OBJECT:
+        return walk_object(w, v, n);
+    case K_ARRAY:
+        return walk_array(w, v, n);
+    case K_MAP:
+        return walk_map(w, v, n);
+    default:
+        return walk_string(w, v, n);
     }
 }
 
@@ -718,7 +792,8 @@ static bool array_has(json_t *arr, const char *s)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         if (s && strcmp(json_string_value(e), s) == 0)
             return true;
     }
@@ -736,11 +811,12 @@ static int check_behavior(walk *w, json_t *v)
     }
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(v, "transitions"), i, t) {
+    json_array_foreach(json_object_get(v, "transitions"), i, t)
+    {
         static const char *const ends[] = {"from", "to"};
         for (int e = 0; e < 2; e++) {
-            if (array_has(states, json_string_value(json_object_get(t,
-                                                                    ends[e]))))
+            if (array_has(states,
+                          json_string_value(json_object_get(t, ends[e]))))
                 continue;
             path_push_key(w, "transitions", 11, false);
             path_push_index(w, i);
@@ -796,8 +872,8 @@ static int extract_lists(gosr_gmod_manifest *m, json_t *root)
 {
     json_t *deps = json_object_get(root, "depends");
     json_t *caps = json_object_get(root, "capabilities");
-    json_t *scripts = json_object_get(json_object_get(root, "content"),
-                                      "scripts");
+    json_t *scripts =
+        json_object_get(json_object_get(root, "content"), "scripts");
     m->ndeps = json_object_size(deps);
     m->ncapabilities = json_array_size(caps);
     m->nscripts = json_array_size(scripts);
@@ -809,17 +885,20 @@ static int extract_lists(gosr_gmod_manifest *m, json_t *root)
     size_t i = 0;
     const char *key;
     json_t *val;
-    json_object_foreach(deps, key, val) {
+    json_object_foreach(deps, key, val)
+    {
         m->deps[i] = (gosr_gmod_dep){key, json_string_value(val), NULL};
         if (gosr_semver_range_parse(m->deps[i].range_text, &m->deps[i].range,
                                     NULL) != GOSR_OK)
             return GOSR_ENOMEM; /* validated above: only ENOMEM remains */
         i++;
     }
-    json_array_foreach(caps, i, val) {
+    json_array_foreach(caps, i, val)
+    {
         m->capabilities[i] = json_string_value(val);
     }
-    json_array_foreach(scripts, i, val) {
+    json_array_foreach(scripts, i, val)
+    {
         m->scripts[i] = json_string_value(val);
     }
     return GOSR_OK;
@@ -832,8 +911,9 @@ static int extract(gosr_gmod_manifest *m, json_t *root)
     m->schema_version = opt_str(root, "schema_version");
     m->id = opt_str(root, "id");
     m->version_text = opt_str(root, "version");
-    m->kind = !strcmp(kind, "game") ? GOSR_GMOD_GAME
-              : !strcmp(kind, "mod") ? GOSR_GMOD_MOD : GOSR_GMOD_PATCH;
+    m->kind = !strcmp(kind, "game")  ? GOSR_GMOD_GAME
+              : !strcmp(kind, "mod") ? GOSR_GMOD_MOD
+                                     : GOSR_GMOD_PATCH;
     m->engine_compat = opt_str(root, "engine_compat");
     m->entry = opt_str(root, "entry");
     m->name = opt_str(root, "name");
@@ -846,11 +926,10 @@ static int extract(gosr_gmod_manifest *m, json_t *root)
     m->content = json_object_get(root, "content");
     m->has_expires = json_object_get(root, "expires") != NULL;
     if (gosr_semver_parse(m->version_text, &m->version, NULL) != GOSR_OK ||
-        gosr_time_parse_rfc3339(opt_str(root, "created_at"),
-                                &m->created_at) != GOSR_OK ||
-        (m->has_expires &&
-         gosr_time_parse_rfc3339(opt_str(root, "expires"), &m->expires) !=
-             GOSR_OK))
+        gosr_time_parse_rfc3339(opt_str(root, "created_at"), &m->created_at) !=
+            GOSR_OK ||
+        (m->has_expires && gosr_time_parse_rfc3339(opt_str(root, "expires"),
+                                                   &m->expires) != GOSR_OK))
         return GOSR_EINTERNAL; /* validated by the walker */
     if (gosr_semver_range_parse(m->engine_compat, &m->engine_range, NULL) !=
         GOSR_OK)
@@ -930,9 +1009,12 @@ void gosr_gmod_manifest_destroy(gosr_gmod_manifest *m)
 const char *gosr_gmod_kind_name(gosr_gmod_kind k)
 {
     switch (k) {
-    case GOSR_GMOD_GAME: return "game";
-    case GOSR_GMOD_MOD: return "mod";
-    case GOSR_GMOD_PATCH: return "patch";
+    case GOSR_GMOD_GAME:
+        return "game";
+    case GOSR_GMOD_MOD:
+        return "mod";
+    case GOSR_GMOD_PATCH:
+        return "patch";
     }
     return "unknown";
 }

@@ -18,21 +18,22 @@
 #include <unistd.h>
 
 struct gosr_gmod_reader {
-    gosr_gmod_read_fn read;   /* byte source */
-    void *ud;                 /* its state */
-    gosr_gmod_verify_opts o;  /* options (copied; revoked borrowed) */
-    gmod__header h;           /* decoded header */
-    gmod__index x;            /* decoded signed manifest */
-    gmod__sigblock sb;        /* decoded signature block */
-    gosr_gmod_manifest *m;    /* parsed gmod.json */
-    uint32_t next;            /* next chunk record to read */
-    bool done;                /* end reached and checked */
-    gosr_buf stored;          /* current record's stored bytes */
-    gosr_buf plain;           /* current record's plaintext */
-    int fd;                   /* source fd for open_fd (borrowed), else -1 */
+    gosr_gmod_read_fn read;  /* byte source */
+    void *ud;                /* its state */
+    gosr_gmod_verify_opts o; /* options (copied; revoked borrowed) */
+    gmod__header h;          /* decoded header */
+    gmod__index x;           /* decoded signed manifest */
+    gmod__sigblock sb;       /* decoded signature block */
+    gosr_gmod_manifest *m;   /* parsed gmod.json */
+    uint32_t next;           /* next chunk record to read */
+    bool done;               /* end reached and checked */
+    gosr_buf stored;         /* current record's stored bytes */
+    gosr_buf plain;          /* current record's plaintext */
+    int fd;                  /* source fd for open_fd (borrowed), else -1 */
 };
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------
+ */
 
 static int read_exact(gosr_gmod_reader *r, void *p, size_t n, const char *what,
                       gosr_error *err)
@@ -59,7 +60,8 @@ static ssize_t fd_read(void *ud, void *buf, size_t n)
     return read(*(int *)ud, buf, n);
 }
 
-/* ---- trust ---------------------------------------------------------------- */
+/* ---- trust ----------------------------------------------------------------
+ */
 
 static int check_signature(gosr_gmod_reader *r, const uint8_t *head,
                            const uint8_t *index, gosr_error *err)
@@ -83,10 +85,10 @@ static int check_chain(gosr_gmod_reader *r, uint32_t kind, int64_t now,
                               "the first certificate is not for the signing "
                               "key");
     for (uint32_t i = 0; i < s->nchain; i++) {
-        const uint8_t *issuer = i + 1 < s->nchain ? s->chain[i + 1].subject_pk
-                                                  : r->o.trust_pk;
-        int rc = gosr_cert_verify(&s->chain[i], issuer, now, r->o.revoked,
-                                  kind, err);
+        const uint8_t *issuer =
+            i + 1 < s->nchain ? s->chain[i + 1].subject_pk : r->o.trust_pk;
+        int rc = gosr_cert_verify(&s->chain[i], issuer, now, r->o.revoked, kind,
+                                  err);
         if (rc != GOSR_OK)
             return gosr_error_wrap(err, rc, "cert_rejected",
                                    "certificate %u rejected", i);
@@ -104,11 +106,10 @@ int gmod__check_manifest_files(const gosr_gmod_manifest *m,
         for (size_t j = 0; !found && j < n; j++)
             found = strcmp(paths[j], want) == 0;
         if (!found)
-            return gosr_error_set(err, GOSR_EFORMAT, "manifest_missing_file",
-                                  "%s: '%.200s' is not in the bundle",
-                                  i < m->nscripts ? "$.content.scripts"
-                                                  : "$.entry",
-                                  want);
+            return gosr_error_set(
+                err, GOSR_EFORMAT, "manifest_missing_file",
+                "%s: '%.200s' is not in the bundle",
+                i < m->nscripts ? "$.content.scripts" : "$.entry", want);
     }
     return GOSR_OK;
 }
@@ -135,7 +136,8 @@ static int check_module(gosr_gmod_reader *r, int64_t now, gosr_error *err)
     return GOSR_OK;
 }
 
-/* ---- open ----------------------------------------------------------------- */
+/* ---- open -----------------------------------------------------------------
+ */
 
 static int check_counts(gosr_gmod_reader *r, gosr_error *err)
 {
@@ -174,8 +176,8 @@ static int read_head(gosr_gmod_reader *r, uint8_t head[GMOD__HEADER_LEN],
 static int open_checks(gosr_gmod_reader *r, gosr_error *err)
 {
     uint8_t head[GMOD__HEADER_LEN], *index = NULL, *sig = NULL;
-    int64_t now = r->o.now ? r->o.now
-                           : (int64_t)(gosr_time_wall_ns() / 1000000000u);
+    int64_t now =
+        r->o.now ? r->o.now : (int64_t)(gosr_time_wall_ns() / 1000000000u);
     int rc = read_head(r, head, &index, &sig, err);
     if (rc == GOSR_OK)
         rc = gmod__sigblock_decode(sig, r->h.sig_len, &r->sb, err);
@@ -259,7 +261,8 @@ void gosr_gmod_reader_destroy(gosr_gmod_reader *r)
     gosr_free(r);
 }
 
-/* ---- chunks --------------------------------------------------------------- */
+/* ---- chunks ---------------------------------------------------------------
+ */
 
 static int check_end(gosr_gmod_reader *r, gosr_error *err)
 {
@@ -301,14 +304,14 @@ int gosr_gmod_reader_next(gosr_gmod_reader *r, bool *done, uint32_t *index,
     if (!gosr_hash_equal(&h, &c->stored_id))
         return gosr_error_set(err, GOSR_ECORRUPT, "chunk_hash_mismatch",
                               "chunk %u: stored bytes do not match their "
-                              "hash", r->next);
+                              "hash",
+                              r->next);
     rc = gosr_codec_decompress(c->codec, r->stored.data, r->stored.len,
                                c->plain_len, &r->plain);
     if (rc != GOSR_OK || r->plain.len != c->plain_len)
-        return gosr_error_set(err, rc == GOSR_ENOMEM ? rc : GOSR_ECORRUPT,
-                              "chunk_decode_failed",
-                              "chunk %u does not decode to %u bytes",
-                              r->next, c->plain_len);
+        return gosr_error_set(
+            err, rc == GOSR_ENOMEM ? rc : GOSR_ECORRUPT, "chunk_decode_failed",
+            "chunk %u does not decode to %u bytes", r->next, c->plain_len);
     gosr_blake3_hash(r->plain.data, r->plain.len, &h);
     if (!gosr_hash_equal(&h, &c->id))
         return gosr_error_set(err, GOSR_ECORRUPT, "chunk_hash_mismatch",
@@ -319,7 +322,8 @@ int gosr_gmod_reader_next(gosr_gmod_reader *r, bool *done, uint32_t *index,
     return GOSR_OK;
 }
 
-/* ---- accessors ------------------------------------------------------------ */
+/* ---- accessors ------------------------------------------------------------
+ */
 
 const gosr_gmod_manifest *gosr_gmod_reader_manifest(const gosr_gmod_reader *r)
 {
@@ -335,8 +339,8 @@ void gosr_gmod_reader_file(const gosr_gmod_reader *r, size_t i,
                            gosr_gmod_file *out)
 {
     const gmod__file *f = &r->x.files[i];
-    *out = (gosr_gmod_file){f->path, f->mode, f->size, f->file_id,
-                            f->nchunks, f->chunks};
+    *out = (gosr_gmod_file){f->path,    f->mode,    f->size,
+                            f->file_id, f->nchunks, f->chunks};
 }
 
 size_t gosr_gmod_reader_nchunks(const gosr_gmod_reader *r)
@@ -365,7 +369,8 @@ uint64_t gosr_gmod_reader_total(const gosr_gmod_reader *r)
     return r->h.total;
 }
 
-/* ---- whole-file verify ---------------------------------------------------- */
+/* ---- whole-file verify ----------------------------------------------------
+ */
 
 static int open_path(const char *path, gosr_error *err)
 {

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RANGE_MAX_LEN 1024  /* longest range string accepted */
-#define RANGE_MAX_CMPS 64   /* comparators after desugaring */
+#define RANGE_MAX_LEN 1024       /* longest range string accepted */
+#define RANGE_MAX_CMPS 64        /* comparators after desugaring */
 #define NUM_MAX (UINT64_MAX / 2) /* bound so that +1 never overflows */
 
 typedef enum cmp_op { OP_EQ, OP_GT, OP_GE, OP_LT, OP_LE } cmp_op;
@@ -25,9 +25,9 @@ typedef struct comparator {
 } comparator;
 
 struct gosr_semver_range {
-    size_t n;          /* comparators in use */
-    uint32_t nsets;    /* "||" alternatives */
-    comparator c[];    /* comparators, grouped by set in order */
+    size_t n;       /* comparators in use */
+    uint32_t nsets; /* "||" alternatives */
+    comparator c[]; /* comparators, grouped by set in order */
 };
 
 /* ---- versions ------------------------------------------------------------ */
@@ -110,9 +110,9 @@ int gosr_semver_parse(const char *s, gosr_semver *out, gosr_error *err)
     gosr_semver v;
     if (!s || strlen(s) > GOSR_SEMVER_MAX_LEN)
         goto bad;
-    if (!parse_num(&p, &v.major) || *p++ != '.' ||
-        !parse_num(&p, &v.minor) || *p++ != '.' ||
-        !parse_num(&p, &v.patch) || !parse_tails(&p, &v) || *p != '\0')
+    if (!parse_num(&p, &v.major) || *p++ != '.' || !parse_num(&p, &v.minor) ||
+        *p++ != '.' || !parse_num(&p, &v.patch) || !parse_tails(&p, &v) ||
+        *p != '\0')
         goto bad;
     *out = v;
     return GOSR_OK;
@@ -274,17 +274,15 @@ static bool desugar(gosr_semver_range *r, const char *op, const partial *q)
         return add_cmp(r, OP_GE, lo) && add_cmp(r, OP_LT, caret_upper(q));
     if (!strcmp(op, "~"))
         return add_cmp(r, OP_GE, lo) &&
-               add_cmp(r, OP_LT, next_upper(&(partial){
-                                     q->nx < 2 ? 1 : 2, q->v}));
+               add_cmp(r, OP_LT,
+                       next_upper(&(partial){q->nx < 2 ? 1 : 2, q->v}));
     if (!strcmp(op, ">="))
         return add_cmp(r, OP_GE, lo);
     if (!strcmp(op, "<"))
-        return add_cmp(r, OP_LT, q->nx == 3 ? lo
-                                            : mkver(lo.major, lo.minor, 0,
-                                                    true));
+        return add_cmp(r, OP_LT,
+                       q->nx == 3 ? lo : mkver(lo.major, lo.minor, 0, true));
     if (q->nx == 3) {
-        cmp_op o = !strcmp(op, ">") ? OP_GT : !strcmp(op, "<=") ? OP_LE
-                                                                : OP_EQ;
+        cmp_op o = !strcmp(op, ">") ? OP_GT : !strcmp(op, "<=") ? OP_LE : OP_EQ;
         return add_cmp(r, o, lo);
     }
     gosr_semver up = next_upper(q);
@@ -339,8 +337,8 @@ int gosr_semver_range_parse(const char *s, gosr_semver_range **out,
     *out = NULL;
     if (!s || strlen(s) > RANGE_MAX_LEN)
         goto bad;
-    gosr_semver_range *r = gosr_calloc(
-        1, sizeof *r + RANGE_MAX_CMPS * sizeof(comparator));
+    gosr_semver_range *r =
+        gosr_calloc(1, sizeof *r + RANGE_MAX_CMPS * sizeof(comparator));
     if (!r)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory",
                               "no memory for a version range");
@@ -359,8 +357,7 @@ int gosr_semver_range_parse(const char *s, gosr_semver_range **out,
     return GOSR_OK;
 bad:
     return gosr_error_set(err, GOSR_EFORMAT, "semver_range_invalid",
-                          "'%.64s' is not a version range",
-                          s ? s : "(null)");
+                          "'%.64s' is not a version range", s ? s : "(null)");
 }
 
 void gosr_semver_range_free(gosr_semver_range *r)
@@ -372,19 +369,23 @@ static bool cmp_holds(const comparator *c, const gosr_semver *v)
 {
     int k = gosr_semver_compare(v, &c->v);
     switch (c->op) {
-    case OP_EQ: return k == 0;
-    case OP_GT: return k > 0;
-    case OP_GE: return k >= 0;
-    case OP_LT: return k < 0;
-    case OP_LE: return k <= 0;
+    case OP_EQ:
+        return k == 0;
+    case OP_GT:
+        return k > 0;
+    case OP_GE:
+        return k >= 0;
+    case OP_LT:
+        return k < 0;
+    case OP_LE:
+        return k <= 0;
     }
     return false;
 }
 
 static bool same_tuple(const gosr_semver *a, const gosr_semver *b)
 {
-    return a->major == b->major && a->minor == b->minor &&
-           a->patch == b->patch;
+    return a->major == b->major && a->minor == b->minor && a->patch == b->patch;
 }
 
 /* Tests comparators [i, j) of one set. */
@@ -396,8 +397,8 @@ static bool set_holds(const gosr_semver_range *r, size_t i, size_t j,
         if (!cmp_holds(&r->c[k], v))
             return false;
         /* Synthetic "-0" upper bounds do not admit prereleases. */
-        bool synthetic = (r->c[k].op == OP_LT &&
-                          strcmp(r->c[k].v.pre, "0") == 0);
+        bool synthetic =
+            (r->c[k].op == OP_LT && strcmp(r->c[k].v.pre, "0") == 0);
         if (!synthetic && r->c[k].v.pre[0] && same_tuple(&r->c[k].v, v))
             pre_ok = true;
     }

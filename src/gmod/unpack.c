@@ -97,10 +97,11 @@ static int create_files(unpacker *u, gosr_error *err)
             rc = gosr_mkdir_p(p, 0755);
             *slash = '/';
         }
-        int fd = rc == GOSR_OK
-                     ? open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-                                   O_NOFOLLOW, 0600)
-                     : -1;
+        int fd =
+            rc == GOSR_OK
+                ? open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                       0600)
+                : -1;
         if (fd < 0 && rc == GOSR_OK)
             rc = gosr_status_from_errno(errno);
         if (fd >= 0)
@@ -214,7 +215,8 @@ int gosr_gmod_unpack(const char *path, const char *out_dir,
             rc = gosr_error_set(err, u.staging ? GOSR_EIO : GOSR_ENOMEM,
                                 "unpack_io",
                                 "cannot create a staging directory beside "
-                                "%s", out_dir);
+                                "%s",
+                                out_dir);
         else if ((rc = extract(&u, out_dir, err)) != GOSR_OK)
             rm_tree(u.staging);
     }

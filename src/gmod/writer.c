@@ -39,8 +39,8 @@ int gmod__write_head(const gmod__index *x, const gosr_keypair *kp,
         rc = gmod__sigblock_encode(&sb, &sig); /* length is what matters */
     if (rc != GOSR_OK)
         goto out_bufs;
-    gmod__header h = {(uint32_t)idx.len, (uint32_t)sig.len, x->nchunks,
-                      x->nfiles, 0, 0};
+    gmod__header h = {
+        (uint32_t)idx.len, (uint32_t)sig.len, x->nchunks, x->nfiles, 0, 0};
     for (uint32_t i = 0; i < x->nchunks; i++)
         h.chunk_bytes += x->chunks[i].stored_len;
     h.total = GMOD__HEADER_LEN + idx.len + sig.len + h.chunk_bytes;
@@ -107,7 +107,8 @@ void gmod__resign(uint8_t *bundle, size_t len, const gosr_keypair *kp)
               bundle + GMOD__HEADER_LEN + ilen + slen - GOSR_SIGN_LEN);
 }
 
-/* ---- walking the source tree ---------------------------------------------- */
+/* ---- walking the source tree ----------------------------------------------
+ */
 
 /* The files found under the source directory. */
 typedef struct file_list {
@@ -159,8 +160,7 @@ static int walk_entry(const char *root, const char *rel, const char *name,
         rc = walk_dir(root, sub, l, err);
     else if (!S_ISREG(st.st_mode))
         rc = gosr_error_set(err, GOSR_EUNSUPPORTED, "pack_unsupported_file",
-                            "'%.200s' is not a regular file or directory",
-                            sub);
+                            "'%.200s' is not a regular file or directory", sub);
     else if (list_add(l, sub) == GOSR_OK)
         sub = NULL; /* now owned by the list */
     else
@@ -177,10 +177,9 @@ static int walk_dir(const char *root, const char *rel, file_list *l,
     DIR *d = dir ? opendir(dir) : NULL;
     int rc = GOSR_OK;
     if (!d) {
-        rc = gosr_error_set(err, dir ? gosr_status_from_errno(errno)
-                                     : GOSR_ENOMEM,
-                            "pack_io", "cannot open directory '%.200s'",
-                            dir ? dir : rel);
+        rc = gosr_error_set(
+            err, dir ? gosr_status_from_errno(errno) : GOSR_ENOMEM, "pack_io",
+            "cannot open directory '%.200s'", dir ? dir : rel);
         gosr_free(dir);
         return rc;
     }
@@ -200,7 +199,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* ---- chunking and dedup ---------------------------------------------------- */
+/* ---- chunking and dedup ----------------------------------------------------
+ */
 
 /* The pack in progress. */
 typedef struct packer {
@@ -248,10 +248,9 @@ static int add_chunk(packer *pk, const uint8_t *p, size_t n,
 {
     gosr_codec used = GOSR_CODEC_RAW;
     pk->z.len = 0;
-    int rc = gosr_codec_compress(pk->o->raw ? GOSR_CODEC_RAW : GOSR_CODEC_ZSTD,
-                                 pk->o->level ? pk->o->level
-                                              : PACK_DEFAULT_LEVEL,
-                                 p, n, &pk->z, &used);
+    int rc = gosr_codec_compress(
+        pk->o->raw ? GOSR_CODEC_RAW : GOSR_CODEC_ZSTD,
+        pk->o->level ? pk->o->level : PACK_DEFAULT_LEVEL, p, n, &pk->z, &used);
     if (rc != GOSR_OK)
         return gosr_error_set(err, rc, "pack_codec", "compressing a chunk");
     if ((rc = gosr_io_write_all(pk->spool, pk->z.data, pk->z.len)) != GOSR_OK)
@@ -266,8 +265,10 @@ static int add_chunk(packer *pk, const uint8_t *p, size_t n,
     }
     *index = pk->x.nchunks;
     gosr_gmod_chunk *c = &pk->x.chunks[pk->x.nchunks++];
-    *c = (gosr_gmod_chunk){.id = *id, .plain_len = (uint32_t)n,
-                           .stored_len = (uint32_t)pk->z.len, .codec = used};
+    *c = (gosr_gmod_chunk){.id = *id,
+                           .plain_len = (uint32_t)n,
+                           .stored_len = (uint32_t)pk->z.len,
+                           .codec = used};
     gosr_blake3_hash(pk->z.data, pk->z.len, &c->stored_id);
     return GOSR_OK;
 }
@@ -351,8 +352,9 @@ static int chunk_all(packer *pk, const char *src, const file_list *l,
         if (rc == GOSR_OK) {
             gosr_chunk_ref *refs = gosr_calloc(f->nchunks + 1, sizeof *refs);
             for (uint32_t j = 0; refs && j < f->nchunks; j++)
-                refs[j] = (gosr_chunk_ref){pk->x.chunks[f->chunks[j]].id,
-                                           pk->x.chunks[f->chunks[j]].plain_len};
+                refs[j] =
+                    (gosr_chunk_ref){pk->x.chunks[f->chunks[j]].id,
+                                     pk->x.chunks[f->chunks[j]].plain_len};
             if (!refs)
                 rc = gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "refs");
             else
@@ -367,7 +369,8 @@ static int chunk_all(packer *pk, const char *src, const file_list *l,
     return rc;
 }
 
-/* ---- pack ------------------------------------------------------------------ */
+/* ---- pack ------------------------------------------------------------------
+ */
 
 static int load_manifest(const char *src, const file_list *l, gmod__index *x,
                          gosr_error *err)
@@ -375,20 +378,20 @@ static int load_manifest(const char *src, const file_list *l, gmod__index *x,
     char *path = gosr_asprintf("%s/gmod.json", src);
     uint8_t *json = NULL;
     size_t len = 0;
-    int rc = path ? gosr_file_read_all(path, GOSR_GMOD_MANIFEST_MAX, &json,
-                                       &len)
-                  : GOSR_ENOMEM;
+    int rc = path
+                 ? gosr_file_read_all(path, GOSR_GMOD_MANIFEST_MAX, &json, &len)
+                 : GOSR_ENOMEM;
     gosr_free(path);
     if (rc != GOSR_OK)
-        return gosr_error_set(err, rc, rc == GOSR_ETOOBIG ? "manifest_too_large"
-                                                          : "manifest_missing",
-                              "cannot read %s/gmod.json (%s)", src,
-                              gosr_strerror(rc));
+        return gosr_error_set(
+            err, rc,
+            rc == GOSR_ETOOBIG ? "manifest_too_large" : "manifest_missing",
+            "cannot read %s/gmod.json (%s)", src, gosr_strerror(rc));
     gosr_gmod_manifest *m = NULL;
     rc = gosr_gmod_manifest_parse(json, len, &m, err);
     if (rc == GOSR_OK)
-        rc = gmod__check_manifest_files(m, (const char *const *)l->paths,
-                                        l->n, err);
+        rc = gmod__check_manifest_files(m, (const char *const *)l->paths, l->n,
+                                        err);
     gosr_gmod_manifest_destroy(m);
     if (rc != GOSR_OK) {
         gosr_free(json);
@@ -410,8 +413,9 @@ static int tree_root(gmod__index *x, gosr_error *err)
     int rc = gosr_merkle_tree_id(e, x->nfiles, &x->root);
     gosr_free(e);
     if (rc != GOSR_OK)
-        return gosr_error_set(err, rc, "path_unsafe", "tree id refused the "
-                                                      "file list");
+        return gosr_error_set(err, rc, "path_unsafe",
+                              "tree id refused the "
+                              "file list");
     return gmod__index_check(x, err);
 }
 
@@ -548,7 +552,8 @@ int gosr_gmod_pack(const char *src, const gosr_gmod_pack_opts *o,
                               "inconsistent chunking bounds");
     if (pk.cdc.max_size > GOSR_GMOD_MAX_CHUNK)
         return gosr_error_set(err, GOSR_EINVAL, "bad_argument",
-                              "chunks larger than %u bytes", GOSR_GMOD_MAX_CHUNK);
+                              "chunks larger than %u bytes",
+                              GOSR_GMOD_MAX_CHUNK);
     int rc = pack_files(&pk, src, out_path, err);
     gmod__index_free(&pk.x);
     gosr_free(pk.slots);

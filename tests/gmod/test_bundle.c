@@ -41,9 +41,9 @@ static void keys(fixture *f)
     gosr_keypair_from_seed(&f->dev, seed);
     memset(seed, 3, 32);
     gosr_keypair_from_seed(&f->other, seed);
-    gosr_cert_issue(&f->root, f->dev.pk, "dev", GOSR_CERT_KIND_GAME |
-                    GOSR_CERT_KIND_MOD, NOW - 86400, NOW + 86400, &f->cert,
-                    NULL);
+    gosr_cert_issue(&f->root, f->dev.pk, "dev",
+                    GOSR_CERT_KIND_GAME | GOSR_CERT_KIND_MOD, NOW - 86400,
+                    NOW + 86400, &f->cert, NULL);
 }
 
 static void write_file(const char *dir, const char *name, const void *p,
@@ -98,9 +98,11 @@ static const char *make_tree(const char *name)
 static const gosr_gmod_pack_opts *pack_opts(fixture *f)
 {
     static gosr_gmod_pack_opts o;
-    o = (gosr_gmod_pack_opts){.key = &f->dev, .chain = &f->cert, .nchain = 1,
-                              .cdc = {.min_size = 2048, .avg_size = 8192,
-                                      .max_size = 32768}};
+    o = (gosr_gmod_pack_opts){
+        .key = &f->dev,
+        .chain = &f->cert,
+        .nchain = 1,
+        .cdc = {.min_size = 2048, .avg_size = 8192, .max_size = 32768}};
     return &o;
 }
 
@@ -158,12 +160,12 @@ static char *pack_tree(fixture *f, const char *src, const char *name)
     gosr_error e;
     int rc = gosr_gmod_pack(src, pack_opts(f), out, &e);
     if (rc != GOSR_OK)
-        gosr_test_fail(__FILE__, __LINE__, "pack: %s: %s", e.reason,
-                       e.detail);
+        gosr_test_fail(__FILE__, __LINE__, "pack: %s: %s", e.reason, e.detail);
     return out;
 }
 
-/* ---- pack, verify, unpack ------------------------------------------------- */
+/* ---- pack, verify, unpack -------------------------------------------------
+ */
 
 GOSR_TEST(pack_is_deterministic_and_deduplicates)
 {
@@ -258,7 +260,8 @@ GOSR_TEST(pack_refuses_bad_sources)
     gosr_free(out);
 }
 
-/* ---- tampering ------------------------------------------------------------ */
+/* ---- tampering ------------------------------------------------------------
+ */
 
 static bool in_list(const char *reason, const char *const *list)
 {
@@ -293,8 +296,7 @@ GOSR_TEST(every_flipped_byte_is_rejected_with_its_regions_reason)
     static const char *const sizes[] = {"bundle_size_limit", "size_mismatch",
                                         "signature_invalid", NULL};
     static const char *const index[] = {"signature_invalid", NULL};
-    static const char *const sig[] = {"sigblock_malformed",
-                                      "signature_invalid",
+    static const char *const sig[] = {"sigblock_malformed", "signature_invalid",
                                       "signer_cert_mismatch", "cert_*", NULL};
     static const char *const chunk[] = {"chunk_hash_mismatch",
                                         "chunk_decode_failed", NULL};
@@ -303,11 +305,15 @@ GOSR_TEST(every_flipped_byte_is_rejected_with_its_regions_reason)
     CHECK_OK(verify_mem(p, n, &o, &e));
     int counts[7] = {0};
     for (size_t off = 0; off < n; off++) {
-        int region = off < 8 ? 0 : off < 10 ? 1
-                   : off < 16 || (off >= 48 && off < 64) ? 2
-                   : off < 64 ? 3 : off < idx_end ? 4 : off < sig_end ? 5 : 6;
-        static const char *const *const want[] = {magic, version, hdr, sizes,
-                                                  index, sig, chunk};
+        int region = off < 8                               ? 0
+                     : off < 10                            ? 1
+                     : off < 16 || (off >= 48 && off < 64) ? 2
+                     : off < 64                            ? 3
+                     : off < idx_end                       ? 4
+                     : off < sig_end                       ? 5
+                                                           : 6;
+        static const char *const *const want[] = {magic, version, hdr,  sizes,
+                                                  index, sig,     chunk};
         for (int bit = 0; bit < 8; bit += 7) { /* low and high bit */
             p[off] ^= (uint8_t)(1u << bit);
             int rc = verify_mem(p, n, &o, &e);
@@ -315,8 +321,8 @@ GOSR_TEST(every_flipped_byte_is_rejected_with_its_regions_reason)
             if (rc == GOSR_OK || !in_list(e.reason, want[region]))
                 gosr_test_fail(__FILE__, __LINE__,
                                "offset %zu bit %d (region %d): rc %d reason "
-                               "'%s' (%s)", off, bit, region, rc, e.reason,
-                               e.detail);
+                               "'%s' (%s)",
+                               off, bit, region, rc, e.reason, e.detail);
         }
         counts[region]++;
     }
@@ -339,7 +345,8 @@ GOSR_TEST(every_flipped_byte_is_rejected_with_its_regions_reason)
     gosr_free(bundle);
 }
 
-/* ---- certificates and expiry ---------------------------------------------- */
+/* ---- certificates and expiry ----------------------------------------------
+ */
 
 static void expect_reject(const char *bundle, const gosr_gmod_verify_opts *o,
                           const char *reason, int line)
@@ -392,8 +399,7 @@ GOSR_TEST(certificate_and_expiry_failures_are_rejected)
     /* gmod.json "expires" (2027-01-01) is enforced too */
     gosr_cert long_cert;
     CHECK_OK(gosr_cert_issue(&f.root, f.dev.pk, "dev", GOSR_CERT_KIND_ALL,
-                             NOW - 86400, NOW + 400 * 86400, &long_cert,
-                             NULL));
+                             NOW - 86400, NOW + 400 * 86400, &long_cert, NULL));
     po.chain = &long_cert;
     char *late = gosr_asprintf("%s/late.gmod", gosr_test_tmpdir());
     CHECK_OK(gosr_gmod_pack(src, &po, late, &e));
@@ -425,7 +431,8 @@ GOSR_TEST(certificate_and_expiry_failures_are_rejected)
     gosr_free(bundle);
 }
 
-/* ---- signed but malicious manifests --------------------------------------- */
+/* ---- signed but malicious manifests ---------------------------------------
+ */
 
 /* Signs raw index bytes exactly as the writer would, with any chain. */
 static void sign_raw(const gosr_buf *index, uint32_t nchunks, uint32_t nfiles,
@@ -437,8 +444,11 @@ static void sign_raw(const gosr_buf *index, uint32_t nchunks, uint32_t nfiles,
     sb.chain[0] = *cert;
     gosr_buf sig = {0};
     gmod__sigblock_encode(&sb, &sig);
-    gmod__header h = {(uint32_t)index->len, (uint32_t)sig.len, nchunks,
-                      nfiles, chunk_bytes,
+    gmod__header h = {(uint32_t)index->len,
+                      (uint32_t)sig.len,
+                      nchunks,
+                      nfiles,
+                      chunk_bytes,
                       64 + index->len + sig.len + chunk_bytes};
     uint8_t head[64], msg[48];
     gmod__header_encode(&h, head);
@@ -460,8 +470,8 @@ static void evil_bundle(fixture *f, const char *const *paths, uint32_t n,
     gmod__index x = {0};
     x.json = (uint8_t *)game_json;
     x.json_len = (uint32_t)strlen(game_json);
-    gosr_gmod_chunk chunk = {.plain_len = 6, .stored_len = 6,
-                             .codec = GOSR_CODEC_RAW};
+    gosr_gmod_chunk chunk = {
+        .plain_len = 6, .stored_len = 6, .codec = GOSR_CODEC_RAW};
     gosr_blake3_hash(body, 6, &chunk.id);
     chunk.stored_id = chunk.id;
     x.chunks = &chunk;
@@ -478,8 +488,8 @@ static void evil_bundle(fixture *f, const char *const *paths, uint32_t n,
     x.nfiles = n;
     gosr_tree_entry te[8];
     for (uint32_t i = 0; i < n; i++)
-        te[i] = (gosr_tree_entry){paths[i], 0644, files[i].size,
-                                  files[i].file_id};
+        te[i] =
+            (gosr_tree_entry){paths[i], 0644, files[i].size, files[i].file_id};
     gosr_merkle_tree_id(te, n, &x.root); /* may refuse: root stays zero */
     gosr_buf idx = {0};
     gmod__index_encode(&x, &idx);
@@ -521,11 +531,11 @@ GOSR_TEST(signed_path_attacks_and_size_lies_are_rejected)
         int rc = verify_mem(b.data, b.len, &o, &e);
         if (!cases[i].reason) {
             if (rc != GOSR_OK)
-                gosr_test_fail(__FILE__, __LINE__, "control: %s (%s)",
-                               e.reason, e.detail);
+                gosr_test_fail(__FILE__, __LINE__, "control: %s (%s)", e.reason,
+                               e.detail);
         } else if (rc == GOSR_OK || strcmp(e.reason, cases[i].reason) != 0) {
-            gosr_test_fail(__FILE__, __LINE__, "case %zu: want %s, got '%s'",
-                           i, cases[i].reason, e.reason);
+            gosr_test_fail(__FILE__, __LINE__, "case %zu: want %s, got '%s'", i,
+                           cases[i].reason, e.reason);
         }
         /* unpack (even without trust) must refuse and leave nothing */
         char *file = gosr_asprintf("%s/evil%zu.gmod", gosr_test_tmpdir(), i);
@@ -541,7 +551,8 @@ GOSR_TEST(signed_path_attacks_and_size_lies_are_rejected)
     }
 }
 
-/* ---- unpack policy and bounds --------------------------------------------- */
+/* ---- unpack policy and bounds ---------------------------------------------
+ */
 
 GOSR_TEST(unpack_refuses_unverified_and_cleans_up_on_failure)
 {
@@ -578,8 +589,7 @@ GOSR_TEST(unpack_refuses_unverified_and_cleans_up_on_failure)
     int rc = gosr_gmod_unpack(bad, out2, &o, &e);
     CHECK(rc == GOSR_ECORRUPT);
     CHECK(access(out2, F_OK) != 0);
-    CHECK_EQ(gosr_test_system("ls -d '%s'.unpack-* 2>/dev/null", out2) == 0,
-             0);
+    CHECK_EQ(gosr_test_system("ls -d '%s'.unpack-* 2>/dev/null", out2) == 0, 0);
     free(p);
     gosr_free(out2);
     gosr_free(bad);
@@ -659,8 +669,8 @@ GOSR_TEST(pack_and_unpack_survive_allocation_failures)
         if (rc == GOSR_OK)
             break;
         if (rc != GOSR_ENOMEM)
-            gosr_test_fail(__FILE__, __LINE__, "pack fail at %ld: %s (%s)",
-                           k, e.reason, e.detail);
+            gosr_test_fail(__FILE__, __LINE__, "pack fail at %ld: %s (%s)", k,
+                           e.reason, e.detail);
         CHECK(access(bundle, F_OK) != 0);
     }
     CHECK(k < 2000);
@@ -676,13 +686,77 @@ GOSR_TEST(pack_and_unpack_survive_allocation_failures)
         if (rc == GOSR_OK)
             break;
         if (rc != GOSR_ENOMEM)
-            gosr_test_fail(__FILE__, __LINE__, "unpack fail at %ld: %s (%s)",
-                           k, e.reason, e.detail);
+            gosr_test_fail(__FILE__, __LINE__, "unpack fail at %ld: %s (%s)", k,
+                           e.reason, e.detail);
         CHECK(!exists);
     }
     CHECK(k < 2000);
     CHECK_EQ(gosr_test_system("ls '%s' | grep -c -e unpack- -e tmp- -e "
-                              "spool- >/dev/null", gosr_test_tmpdir()) == 0,
+                              "spool- >/dev/null",
+                              gosr_test_tmpdir()) == 0,
              0);
+    gosr_free(bundle);
+}
+
+/* A byte source that returns one byte per call and counts the calls. */
+typedef struct trickle {
+    mem_src m;      /* underlying bytes */
+    size_t calls;   /* read calls made */
+    size_t max_ask; /* largest n asked for */
+} trickle;
+
+static ssize_t trickle_read(void *ud, void *buf, size_t n)
+{
+    trickle *t = ud;
+    t->calls++;
+    if (n > t->max_ask)
+        t->max_ask = n;
+    return mem_read(&t->m, buf, n ? 1 : 0);
+}
+
+GOSR_TEST(reader_streams_through_one_byte_reads_chunk_by_chunk)
+{
+    fixture f;
+    keys(&f);
+    const char *src = make_tree("src");
+    char *bundle = pack_tree(&f, src, "s.gmod");
+    size_t n;
+    uint8_t *p = slurp(bundle, &n);
+    REQUIRE(p != NULL);
+    trickle t = {{p, n, 0}, 0, 0};
+    gosr_gmod_verify_opts o = trust(&f);
+    gosr_gmod_reader *r = NULL;
+    gosr_error e;
+    CHECK_OK(gosr_gmod_reader_open(trickle_read, &t, &o, &r, &e));
+    REQUIRE(r != NULL);
+    /* the head was read, the chunk records not yet */
+    size_t chunk_bytes = 0;
+    for (size_t i = 0; i < gosr_gmod_reader_nchunks(r); i++) {
+        gosr_gmod_chunk c;
+        gosr_gmod_reader_chunk(r, i, &c);
+        chunk_bytes += c.stored_len;
+    }
+    CHECK_EQ(t.m.off, n - chunk_bytes);
+    bool done = false;
+    uint32_t expect = 0;
+    while (!done) {
+        uint32_t i;
+        const uint8_t *d;
+        size_t len;
+        size_t before = t.m.off;
+        CHECK_OK(gosr_gmod_reader_next(r, &done, &i, &d, &len, &e));
+        if (!done) {
+            gosr_gmod_chunk c;
+            gosr_gmod_reader_chunk(r, i, &c);
+            CHECK_EQ(i, expect++);
+            CHECK_EQ(len, c.plain_len);
+            CHECK_EQ(t.m.off - before, c.stored_len); /* one record each */
+        }
+    }
+    CHECK_EQ(t.m.off, n);
+    CHECK_UINT(t.calls, >=, n);
+    CHECK_UINT(t.max_ask, <=, 64 * 1024); /* never the whole bundle */
+    gosr_gmod_reader_destroy(r);
+    free(p);
     gosr_free(bundle);
 }

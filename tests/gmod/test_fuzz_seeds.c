@@ -132,8 +132,8 @@ GOSR_TEST(fuzz_seeds_regenerate_when_asked)
     fuzz_keys(&root, &dev, &cert);
     gosr_gmod_pack_opts o = {.key = &dev, .chain = &cert, .nchain = 1};
     size_t n;
-    uint8_t *hello = pack_mem(GOSR_SOURCE_DIR "/examples/hello", &o,
-                              "hello.gmod", &n);
+    uint8_t *hello =
+        pack_mem(GOSR_SOURCE_DIR "/examples/hello", &o, "hello.gmod", &n);
     REQUIRE(hello != NULL);
     write_seed("valid_hello.bin", 0, hello, n);
     write_seed("resign_hello.bin", 1, hello, n);
@@ -148,8 +148,8 @@ GOSR_TEST(fuzz_seeds_regenerate_when_asked)
 
     char *dir = gosr_asprintf("%s/patch", gosr_test_tmpdir());
     write_patch_tree(dir);
-    o.cdc = (gosr_cdc_params){.min_size = 64, .avg_size = 256,
-                              .max_size = 1024};
+    o.cdc =
+        (gosr_cdc_params){.min_size = 64, .avg_size = 256, .max_size = 1024};
     uint8_t *patch = pack_mem(dir, &o, "patch.gmod", &n);
     REQUIRE(patch != NULL);
     write_seed("valid_patch.bin", 0, patch, n);

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 
 #define GAME_HEAD                                                              \
-    "{\"schema_version\":\"1.0.0\",\"id\":\"arena\",\"version\":\"1.2.0\","   \
-    "\"kind\":\"game\",\"engine_compat\":\">=0.1.0 <1.0.0\","                 \
-    "\"author\":{\"type\":\"human\",\"name\":\"Ada\"},"                       \
+    "{\"schema_version\":\"1.0.0\",\"id\":\"arena\",\"version\":\"1.2.0\","    \
+    "\"kind\":\"game\",\"engine_compat\":\">=0.1.0 <1.0.0\","                  \
+    "\"author\":{\"type\":\"human\",\"name\":\"Ada\"},"                        \
     "\"created_at\":\"2026-11-01T10:00:00Z\""
 
 static const char game_ok[] =
@@ -26,34 +26,34 @@ static const char game_ok[] =
               "lines.\"}";
 
 #define PATCH_HEAD                                                             \
-    "{\"schema_version\":\"1.0.0\",\"id\":\"patch-2026-02-16-001\","          \
-    "\"version\":\"1.0.1\",\"kind\":\"patch\",\"engine_compat\":\">=2.4.0 "   \
-    "<2.5.0\",\"author\":{\"type\":\"ai\",\"model\":\"m-1\",\"run_id\":"      \
-    "\"r-9\"},\"created_at\":\"2026-02-16T10:23:00Z\","                       \
+    "{\"schema_version\":\"1.0.0\",\"id\":\"patch-2026-02-16-001\","           \
+    "\"version\":\"1.0.1\",\"kind\":\"patch\",\"engine_compat\":\">=2.4.0 "    \
+    "<2.5.0\",\"author\":{\"type\":\"ai\",\"model\":\"m-1\",\"run_id\":"       \
+    "\"r-9\"},\"created_at\":\"2026-02-16T10:23:00Z\","                        \
     "\"parent_patch_id\":\"patch-2026-02-15-019\""
 
 #define QUEST                                                                  \
-    "{\"id\":\"q1\",\"title\":\"Rats\",\"npc\":\"innkeeper\","                \
+    "{\"id\":\"q1\",\"title\":\"Rats\",\"npc\":\"innkeeper\","                 \
     "\"items\":[\"cheese\"],\"objectives\":[{\"type\":\"kill\","               \
-    "\"target\":\"rat\",\"count\":5}],\"rewards\":{\"xp\":100,\"gold\":5,"    \
+    "\"target\":\"rat\",\"count\":5}],\"rewards\":{\"xp\":100,\"gold\":5,"     \
     "\"items\":[{\"id\":\"cheese\",\"count\":1}]}}"
 #define BEHAVIOR                                                               \
-    "{\"id\":\"guard\",\"npc\":\"guard-1\",\"initial\":\"idle\","             \
-    "\"states\":[\"idle\",\"chase\"],\"transitions\":[{\"from\":\"idle\","    \
+    "{\"id\":\"guard\",\"npc\":\"guard-1\",\"initial\":\"idle\","              \
+    "\"states\":[\"idle\",\"chase\"],\"transitions\":[{\"from\":\"idle\","     \
     "\"to\":\"chase\",\"on\":\"player_seen\"}]}"
 #define DIALOGUE                                                               \
-    "{\"id\":\"d1\",\"npc\":\"innkeeper\",\"locale\":\"en-GB\",\"lines\":"    \
+    "{\"id\":\"d1\",\"npc\":\"innkeeper\",\"locale\":\"en-GB\",\"lines\":"     \
     "[{\"speaker\":\"innkeeper\",\"text\":\"Welcome!\"}]}"
 #define PROCGEN                                                                \
-    "{\"id\":\"caves\",\"generator\":\"cave\",\"caps\":{\"max_spawn\":50,"    \
+    "{\"id\":\"caves\",\"generator\":\"cave\",\"caps\":{\"max_spawn\":50,"     \
     "\"max_density\":0.5,\"max_depth\":8},\"params\":{\"seed_bias\":0.1}}"
 
-static const char patch_ok[] =
-    PATCH_HEAD ",\"content\":{\"quests\":[" QUEST "],\"npc_behaviors\":["
-    BEHAVIOR "],\"economy_tuning\":{\"multipliers\":{\"xp\":1.5},"
-             "\"prices\":{\"cheese\":3},\"drop_rates\":{\"cheese\":0.25}},"
-             "\"dialogue\":[" DIALOGUE "],\"procgen_rules\":[" PROCGEN "],"
-             "\"scripts\":[\"scripts/quest.lua\"]}}";
+static const char patch_ok[] = PATCH_HEAD
+    ",\"content\":{\"quests\":[" QUEST "],\"npc_behaviors\":[" BEHAVIOR
+    "],\"economy_tuning\":{\"multipliers\":{\"xp\":1.5},"
+    "\"prices\":{\"cheese\":3},\"drop_rates\":{\"cheese\":0.25}},"
+    "\"dialogue\":[" DIALOGUE "],\"procgen_rules\":[" PROCGEN "],"
+    "\"scripts\":[\"scripts/quest.lua\"]}}";
 
 static int parse(const char *s, gosr_gmod_manifest **m, gosr_error *e)
 {
@@ -134,7 +134,8 @@ static const bad_case bad_cases[] = {
      "manifest_nul_byte", "$.name"},
     {GAME_HEAD ",\"entry\":\"main.lua\",\"name\":\"\xff\"}",
      "manifest_bad_utf8", "$.name"},
-    {GAME_HEAD ",\"entry\":\"main.lua\",\"depends\":{\"x\":99999999999999999999}}",
+    {GAME_HEAD
+     ",\"entry\":\"main.lua\",\"depends\":{\"x\":99999999999999999999}}",
      "manifest_bad_value", "$.depends.x"},
     /* schema */
     {GAME_HEAD ",\"entry\":\"main.lua\",\"colour\":\"red\"}",
@@ -154,8 +155,8 @@ static const bad_case bad_cases[] = {
     {"{\"schema_version\":\"2.0.0\",\"id\":\"a\"}", "manifest_bad_value",
      "$.schema_version"},
     {"{\"schema_version\":\"1.0.0\",\"id\":7}", "manifest_wrong_type", "$.id"},
-    {"{\"schema_version\":\"1.0.0\",\"id\":\"Big Name\"}",
-     "manifest_bad_value", "$.id"},
+    {"{\"schema_version\":\"1.0.0\",\"id\":\"Big Name\"}", "manifest_bad_value",
+     "$.id"},
     {"{\"schema_version\":\"1.0.0\",\"id\":\"a\",\"version\":\"1.0\"}",
      "manifest_bad_semver", "$.version"},
     {"{\"schema_version\":\"1.0.0\",\"id\":\"a\",\"version\":\"1.0.0\","
@@ -281,8 +282,8 @@ GOSR_TEST(manifest_rejects_each_rule_with_reason_and_path)
         if (strcmp(e.reason, c->reason) != 0 ||
             strncmp(e.detail, c->path, pl) != 0 || e.detail[pl] != ':')
             gosr_test_fail(__FILE__, __LINE__,
-                           "case %zu: got %s '%s', want %s at %s", i,
-                           e.reason, e.detail, c->reason, c->path);
+                           "case %zu: got %s '%s', want %s at %s", i, e.reason,
+                           e.detail, c->reason, c->path);
     }
 }
 
@@ -291,9 +292,9 @@ GOSR_TEST(manifest_rejects_raw_nul_depth_and_size)
     gosr_gmod_manifest *m = NULL;
     gosr_error e;
     char doc[] = "{\"schema_version\":\"1.0.0\",\"id\":\"a\x00\"}";
-    CHECK_STATUS(gosr_gmod_manifest_parse((const uint8_t *)doc,
-                                          sizeof doc - 1, &m, &e),
-                 GOSR_EFORMAT);
+    CHECK_STATUS(
+        gosr_gmod_manifest_parse((const uint8_t *)doc, sizeof doc - 1, &m, &e),
+        GOSR_EFORMAT);
     CHECK_STR(e.reason, "manifest_nul_byte");
     CHECK(strncmp(e.detail, "$.id:", 5) == 0);
 

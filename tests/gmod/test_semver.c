@@ -11,15 +11,30 @@
 GOSR_TEST(semver_parses_valid_versions)
 {
     static const char *const ok[] = {
-        "0.0.0", "1.2.3", "10.20.30", "1.1.2-prerelease+meta",
-        "1.1.2+meta", "1.1.2+meta-valid", "1.0.0-alpha", "1.0.0-beta",
-        "1.0.0-alpha.beta", "1.0.0-alpha.beta.1", "1.0.0-alpha.1",
-        "1.0.0-alpha0.valid", "1.0.0-alpha.0valid",
+        "0.0.0",
+        "1.2.3",
+        "10.20.30",
+        "1.1.2-prerelease+meta",
+        "1.1.2+meta",
+        "1.1.2+meta-valid",
+        "1.0.0-alpha",
+        "1.0.0-beta",
+        "1.0.0-alpha.beta",
+        "1.0.0-alpha.beta.1",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha0.valid",
+        "1.0.0-alpha.0valid",
         "1.0.0-alpha-a.b-c-somethinglong+build.1-aef.1-its-okay",
-        "1.0.0-rc.1+build.1", "2.0.0-rc.1+build.123", "1.2.3-beta",
-        "10.2.3-DEV-SNAPSHOT", "1.2.3-SNAPSHOT-123", "2.0.0+build.1848",
-        "2.0.1-alpha.1227", "1.0.0+0.build.1-rc.10000aaa-kk-0.1",
-        "1.2.3----RC-SNAPSHOT.12.9.1--.12+788", "1.0.0-0A.is.legal",
+        "1.0.0-rc.1+build.1",
+        "2.0.0-rc.1+build.123",
+        "1.2.3-beta",
+        "10.2.3-DEV-SNAPSHOT",
+        "1.2.3-SNAPSHOT-123",
+        "2.0.0+build.1848",
+        "2.0.1-alpha.1227",
+        "1.0.0+0.build.1-rc.10000aaa-kk-0.1",
+        "1.2.3----RC-SNAPSHOT.12.9.1--.12+788",
+        "1.0.0-0A.is.legal",
         "1.0.0+001"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         gosr_semver v;
@@ -36,13 +51,34 @@ GOSR_TEST(semver_parses_valid_versions)
 GOSR_TEST(semver_rejects_invalid_versions)
 {
     static const char *const bad[] = {
-        "", "1", "1.2", "1.2.3-0123", "1.2.3-0123.0123", "1.1.2+.123",
-        "+invalid", "-invalid", "-invalid+invalid", "alpha", "alpha.beta",
-        "1.0.0-alpha_beta", "1.0.0-alpha..", "1.0.0-alpha..1", "01.1.1",
-        "1.01.1", "1.1.01", "1.2.3.DEV", "1.2-SNAPSHOT", "v1.2.3",
-        "1.2.3-", "1.2.3+", " 1.2.3", "1.2.3 ", "1.2.31.2.3----RC-SNAPSHOT.12.09.1--..12+788",
+        "",
+        "1",
+        "1.2",
+        "1.2.3-0123",
+        "1.2.3-0123.0123",
+        "1.1.2+.123",
+        "+invalid",
+        "-invalid",
+        "-invalid+invalid",
+        "alpha",
+        "alpha.beta",
+        "1.0.0-alpha_beta",
+        "1.0.0-alpha..",
+        "1.0.0-alpha..1",
+        "01.1.1",
+        "1.01.1",
+        "1.1.01",
+        "1.2.3.DEV",
+        "1.2-SNAPSHOT",
+        "v1.2.3",
+        "1.2.3-",
+        "1.2.3+",
+        " 1.2.3",
+        "1.2.3 ",
+        "1.2.31.2.3----RC-SNAPSHOT.12.09.1--..12+788",
         "99999999999999999999999.999999999999999999.99999999999999999",
-        "1.2.3-@", "1.2.3+a+b"};
+        "1.2.3-@",
+        "1.2.3+a+b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gosr_semver v;
         gosr_error e;
@@ -57,9 +93,10 @@ GOSR_TEST(semver_rejects_invalid_versions)
 GOSR_TEST(semver_precedence_follows_the_spec_chain)
 {
     static const char *const chain[] = {
-        "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
-        "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0",
-        "1.0.1", "1.1.0", "2.0.0", "10.0.0"};
+        "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
+        "1.0.0-beta",  "1.0.0-beta.2",  "1.0.0-beta.11",
+        "1.0.0-rc.1",  "1.0.0",         "1.0.1",
+        "1.1.0",       "2.0.0",         "10.0.0"};
     size_t n = sizeof chain / sizeof chain[0];
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++) {
@@ -83,20 +120,22 @@ GOSR_TEST(semver_precedence_follows_the_spec_chain)
 
 /* One range case: which versions must and must not satisfy it. */
 typedef struct range_case {
-    const char *range;       /* range text */
-    const char *yes[6];      /* satisfying versions */
-    const char *no[6];       /* non-satisfying versions */
+    const char *range;  /* range text */
+    const char *yes[6]; /* satisfying versions */
+    const char *no[6];  /* non-satisfying versions */
 } range_case;
 
 static const range_case range_cases[] = {
-    {"^1.2.3", {"1.2.3", "1.9.9", "1.2.4"}, {"2.0.0", "1.2.2", "2.0.0-rc.1",
-                                             "1.3.0-beta"}},
+    {"^1.2.3",
+     {"1.2.3", "1.9.9", "1.2.4"},
+     {"2.0.0", "1.2.2", "2.0.0-rc.1", "1.3.0-beta"}},
     {"^0.2.3", {"0.2.3", "0.2.9"}, {"0.3.0", "0.2.2", "1.0.0"}},
     {"^0.0.3", {"0.0.3"}, {"0.0.4", "0.0.2", "0.1.0"}},
     {"^1.2", {"1.2.0", "1.5.0"}, {"2.0.0", "1.1.9"}},
     {"^0.x", {"0.0.0", "0.9.9"}, {"1.0.0"}},
     {"^0.0", {"0.0.0", "0.0.9"}, {"0.1.0"}},
-    {"^1.2.3-beta.2", {"1.2.3-beta.2", "1.2.3-beta.4", "1.2.3", "1.9.0"},
+    {"^1.2.3-beta.2",
+     {"1.2.3-beta.2", "1.2.3-beta.4", "1.2.3", "1.9.0"},
      {"1.2.3-beta.1", "1.2.4-beta.3", "2.0.0"}},
     {"~1.2.3", {"1.2.3", "1.2.9"}, {"1.3.0", "1.2.2"}},
     {"~1.2", {"1.2.0", "1.2.99"}, {"1.3.0"}},
@@ -119,9 +158,11 @@ static const range_case range_cases[] = {
     {">=2.4.0 <2.5.0", {"2.4.0", "2.4.9"}, {"2.5.0", "2.3.9", "2.5.0-rc.1"}},
     {">= 1.0.0  < 2.0.0", {"1.5.0"}, {"2.0.0"}},
     {"^1.0.0 || ^3.0.0", {"1.1.0", "3.2.0"}, {"2.0.0", "4.0.0"}},
-    {"<1.0.0 || >=2.0.0 <2.1.0 || =5.0.0", {"0.5.0", "2.0.5", "5.0.0"},
+    {"<1.0.0 || >=2.0.0 <2.1.0 || =5.0.0",
+     {"0.5.0", "2.0.5", "5.0.0"},
      {"1.0.0", "2.1.0", "5.0.1"}},
-    {">=1.0.0-rc.1 <2.0.0", {"1.0.0-rc.1", "1.0.0-rc.2", "1.0.0"},
+    {">=1.0.0-rc.1 <2.0.0",
+     {"1.0.0-rc.1", "1.0.0-rc.2", "1.0.0"},
      {"1.0.0-beta", "1.1.0-rc.1"}},
     {">*", {NULL}, {"0.0.0", "1.0.0"}},
 };
@@ -159,9 +200,10 @@ GOSR_TEST(semver_ranges_match_the_documented_desugaring)
 GOSR_TEST(semver_rejects_bad_ranges)
 {
     static const char *const bad[] = {
-        "^", "~", ">=", "1.2.3.4", "^v1.2.3", "1.x.3", "1.2-rc.1",
-        ">=1.0.0 |", "| 1.0.0", "1.0.0 ||| 2.0.0", "=>1.0.0", "1.0.0-",
-        "^01.2.3", "1.2.3 - 2.0.0", ">=1.0.0,<2.0.0", "abc"};
+        "^",       "~",        ">=",        "1.2.3.4",       "^v1.2.3",
+        "1.x.3",   "1.2-rc.1", ">=1.0.0 |", "| 1.0.0",       "1.0.0 ||| 2.0.0",
+        "=>1.0.0", "1.0.0-",   "^01.2.3",   "1.2.3 - 2.0.0", ">=1.0.0,<2.0.0",
+        "abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         gosr_semver_range *r = NULL;
         gosr_error e;
