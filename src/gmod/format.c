@@ -202,7 +202,7 @@ static bool take(cursor *c, size_t k, const uint8_t **out)
 
 static bool take32(cursor *c, uint32_t *v)
 {
-    const uint8_t *q;
+    const uint8_t *q = NULL;
     if (!take(c, 4, &q))
         return false;
     *v = get32(q);
@@ -217,7 +217,7 @@ static int malformed(gosr_error *err, const char *what)
 
 static int decode_chunks(cursor *c, gmod__index *x, gosr_error *err)
 {
-    const uint8_t *q;
+    const uint8_t *q = NULL;
     if (!take32(c, &x->nchunks))
         return malformed(err, "truncated chunk count");
     if (x->nchunks > GOSR_GMOD_MAX_CHUNKS ||
@@ -227,7 +227,8 @@ static int decode_chunks(cursor *c, gmod__index *x, gosr_error *err)
     if (!x->chunks)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "chunks");
     for (uint32_t i = 0; i < x->nchunks; i++) {
-        take(c, GMOD__CHUNK_ENTRY_LEN, &q);
+        if (!take(c, GMOD__CHUNK_ENTRY_LEN, &q))
+            return malformed(err, "truncated chunk entry");
         gosr_gmod_chunk *k = &x->chunks[i];
         memcpy(k->id.b, q, 32);
         memcpy(k->stored_id.b, q + 32, 32);
@@ -242,7 +243,7 @@ static int decode_chunks(cursor *c, gmod__index *x, gosr_error *err)
 
 static int decode_file(cursor *c, gmod__file *f, gosr_error *err)
 {
-    const uint8_t *q;
+    const uint8_t *q = NULL;
     if (!take(c, 2, &q))
         return malformed(err, "truncated file entry");
     uint16_t plen = get16(q);
@@ -293,7 +294,7 @@ int gmod__index_decode(const uint8_t *p, size_t n, gmod__index *x,
                        gosr_error *err)
 {
     cursor c = {p, n, 0};
-    const uint8_t *q;
+    const uint8_t *q = NULL;
     uint32_t ver;
     memset(x, 0, sizeof *x);
     if (!take(&c, 4, &q) || memcmp(q, GMOD__INDEX_MAGIC, 4) != 0 ||
@@ -516,7 +517,7 @@ int gmod__sigblock_decode(const uint8_t *p, size_t n, gmod__sigblock *s,
                           gosr_error *err)
 {
     cursor c = {p, n, 0};
-    const uint8_t *q;
+    const uint8_t *q = NULL;
     memset(s, 0, sizeof *s);
     if (!take(&c, 4, &q) || memcmp(q, GMOD__SIG_MAGIC, 4) != 0)
         return sig_malformed(err, "bad magic");

@@ -281,7 +281,7 @@ static int take_chunk(packer *pk, gmod__file *f, const uint8_t *p, size_t n,
     gosr_blake3_hash(p, n, &id);
     if ((pk->x.nchunks + 1) * 2 > pk->nslots && grow_slots(pk) != GOSR_OK)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "slots");
-    uint32_t *slot = find_slot(pk, &id), index;
+    uint32_t *slot = find_slot(pk, &id), index = 0;
     if (*slot) {
         index = *slot - 1;
     } else {
