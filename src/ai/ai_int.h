@@ -121,7 +121,8 @@ int ai__provider_body(const gosr_ai_provider_config *p, const ai_prompt *pr,
 /* The mock LLM: a real HTTP server (libmicrohttpd) on 127.0.0.1 speaking
  * POST /v1/chat/completions and POST /api/chat. The model name picks the
  * behaviour: "ok", "slow-MS" (sleep MS then ok), "500", "429",
- * "malformed", "truncated", "invalid" (schema-invalid content), "unsafe"
+ * "malformed", "truncated", "invalid" (schema-invalid content), "flaky" (500 or ok, switched by
+ * ai__mock_set_flaky), "unsafe"
  * (banned term), "echo" (echoes the untrusted input, i.e. a model that
  * follows injected instructions). Any other model answers "ok", except
  * that every model echoes when the prompt contains "ignore previous
@@ -130,6 +131,8 @@ typedef struct ai_mock ai_mock;
 
 int ai__mock_start(uint16_t port, ai_mock **out, gosr_error *err);
 uint16_t ai__mock_port(ai_mock *m);
+/* Model "flaky" answers 500 while `fail` is set, "ok" otherwise. */
+void ai__mock_set_flaky(ai_mock *m, bool fail);
 /* Requests received so far whose model starts with `model_prefix` (NULL:
  * all). */
 uint64_t ai__mock_count(ai_mock *m, const char *model_prefix);

@@ -291,7 +291,7 @@ static json_t *objective(ai_rng *r, const json_t *world, const char *giver,
         target = json_string_value(pick_obj(r, json_object_get(world, "locations")));
         gosr_buf_printf(title, "The Road to %s", target);
     }
-    return json_pack("{s:s, s:s, s:I}", "type", type, "target", target,
+    return json_pack("{s:s, s:s, s:I}", "type", type, "target", target, "count",
                      (json_int_t)count);
 }
 

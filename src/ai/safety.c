@@ -201,9 +201,11 @@ int ai__accept_output(gosr_ai_cap cap, const json_t *input, const char *text,
                                : gosr_error_set(err, GOSR_EFORMAT,
                                                 "output_not_object",
                                                 "content is not an object");
+    /* policy first: unsafe text is reported as unsafe even when it also
+     * breaks the schema */
+    if (!rc) rc = ai__policy_check(o, token, err);
     if (!rc) rc = gosr_ai_schema_validate(gosr_ai_cap_output_schema(cap), o, err);
     if (!rc) rc = ai__cap_semantic_check(cap, input, o, err);
-    if (!rc) rc = ai__policy_check(o, token, err);
     if (!rc) {
         char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(12));
         *out = s ? gosr_strdup(s) : NULL;
