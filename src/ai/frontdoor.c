@@ -29,8 +29,7 @@ struct ai_frontdoor {
 };
 
 typedef struct upload {
-    gosr_buf body; /* request body so far */
-    bool too_big;  /* exceeded MAX_BODY: the rest is discarded */
+    gosr_buf body; /* request body so far (at most MAX_BODY) */
 } upload;
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned code,
@@ -79,8 +78,6 @@ static enum MHD_Result serve_ai(ai_frontdoor *f, struct MHD_Connection *c,
         return error_reply(c, 404, "unknown_capability");
     if (!user || !f->dir(f->dir_ud, user, &q.tier))
         return error_reply(c, 401, "unknown_user");
-    if (u->too_big)
-        return error_reply(c, 413, "input_too_large");
     q.user = user;
     q.session = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Gosr-Session");
     q.input = u->body.data ? (char *)u->body.data : "";
@@ -104,18 +101,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
     ai_frontdoor *f = cls;
     upload *u = *con_cls;
     if (!u) {
+        /* Refuse an announced oversized body before reading any of it; the
+         * connection closes after the 413 since the body stays unread. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
+            return error_reply(c, 413, "input_too_large");
         if (!(u = gosr_calloc(1, sizeof *u)))
             return MHD_NO;
         *con_cls = u;
         return MHD_YES;
     }
     if (*size) {
-        if (u->too_big || u->body.len + *size > MAX_BODY) {
-            u->too_big = true;
-            gosr_buf_free(&u->body);
-        } else if (gosr_buf_append(&u->body, data, *size)) {
+        if (u->body.len + *size > MAX_BODY)
+            return MHD_NO; /* unannounced (chunked) oversize: drop the link */
+        if (gosr_buf_append(&u->body, data, *size))
             return MHD_NO;
-        }
         *size = 0;
         return MHD_YES;
     }
