@@ -379,3 +379,81 @@ GOSR_TEST(destroy_cancels_in_flight_requests)
     gosr_ai_router_destroy(r);
     CHECK_EQ(closed, 3);
 }
+
+/* ---- front door ---------------------------------------------------------- */
+
+#include <curl/curl.h>
+
+static bool dir_fn(void *ud, const char *user, gosr_ai_tier *tier)
+{
+    (void)ud;
+    *tier = GOSR_AI_TIER_FREE;
+    return !strncmp(user, "known", 5);
+}
+
+static size_t keep_body(char *p, size_t sz, size_t n, void *ud)
+{
+    gosr_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+static long http_post(uint16_t port, const char *path, const char *user,
+                      const char *body, size_t len, gosr_buf *resp)
+{
+    CURL *c = curl_easy_init();
+    char url[128], hdr[128];
+    struct curl_slist *h = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    if (user) {
+        snprintf(hdr, sizeof hdr, "X-Gosr-User: %s", user);
+        h = curl_slist_append(h, hdr);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    long code = 0;
+    resp->len = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return code;
+}
+
+GOSR_TEST(front_door_maps_outcomes_to_http)
+{
+    const char *specs[] = {"p=ollama:ok:stream", NULL};
+    gosr_ai_router *r = mkr(specs, false);
+    ai_frontdoor *f = NULL;
+    gosr_error e;
+    REQUIRE(ai__frontdoor_start(r, dir_fn, NULL, 0, &f, &e) == GOSR_OK);
+    uint16_t port = ai__frontdoor_port(f);
+    gosr_buf b = {0};
+    CHECK_EQ(http_post(port, "/ai/npc_dialog", "known-1", "{}", 2, &b), 200);
+    json_t *o = json_loadb((char *)b.data, b.len, 0, NULL);
+    CHECK(o && gosr_ai_schema_validate(gosr_ai_cap_output_schema(GOSR_AI_NPC_DIALOG),
+                                       o, &e) == GOSR_OK);
+    json_decref(o);
+    CHECK_EQ(http_post(port, "/ai/npc_dialog", "stranger", "{}", 2, &b), 401);
+    CHECK_EQ(http_post(port, "/ai/npc_dialog", NULL, "{}", 2, &b), 401);
+    CHECK_EQ(http_post(port, "/ai/telepathy", "known-1", "{}", 2, &b), 404);
+    CHECK_EQ(http_post(port, "/ai/map_gen", "known-1", "{\"width\":", 9, &b), 400);
+    CHECK(strstr((char *)b.data, "input_not_json") != NULL);
+    size_t big = 100 * 1024;
+    char *body = gosr_malloc(big);
+    memset(body, 'x', big);
+    long code = http_post(port, "/ai/map_gen", "known-1", body, big, &b);
+    CHECK(code == 413 || code == 0); /* 413, or the link dropped mid-send */
+    gosr_free(body);
+    int limited = 0;
+    for (int i = 0; i < 8; i++)
+        limited += http_post(port, "/ai/quest_gen", "known-2", "{}", 2, &b) == 429;
+    CHECK_INT(limited, >=, 3); /* free tier: 4 per capability */
+    ai__frontdoor_stop(f);
+    gosr_buf_free(&b);
+    gosr_ai_router_destroy(r);
+}
