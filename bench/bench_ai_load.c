@@ -287,11 +287,14 @@ static void print_stats(client *cl, int n)
     for (int k = 1; k < K_COUNT; k++)
         hs += t[k].sent, hok += t[k].code[0];
     printf("hostile: %llu requests, %llu rate-limited (429), %llu rejected "
-           "(400/401/404/413), %llu answered safely, %llu injection leaks\n",
+           "(400/401/404/413), %llu connections dropped mid-upload, %llu "
+           "answered safely, %llu injection leaks\n",
            (unsigned long long)hs,
            (unsigned long long)(t[1].code[4] + t[2].code[4] + t[3].code[4] + t[4].code[4]),
            (unsigned long long)(t[1].code[1] + t[2].code[1] + t[3].code[1] + t[4].code[1] +
                                 t[1].code[3] + t[2].code[3] + t[3].code[3] + t[4].code[3]),
+           (unsigned long long)(t[1].transport + t[2].transport + t[3].transport +
+                                t[4].transport),
            (unsigned long long)hok, (unsigned long long)t[K_INJECT].leaks);
     free(lat);
 }
