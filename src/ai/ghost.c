@@ -712,6 +712,10 @@ static void safe_goal(const char *goal, char *out, size_t cap)
             out[j++] = ch;
     }
     out[j] = 0;
+    char low[501];
+    lower(out, low, sizeof low);
+    if (ai__policy_banned(low) || ai__policy_injection(low))
+        snprintf(out, cap, "goal withheld by the content policy");
 }
 
 static const char k_lua_econ[] =

@@ -301,3 +301,31 @@ GOSR_TEST(rng_is_reproducible_and_unbiased_enough)
     for (int i = 0; i < 4; i++)
         CHECK_INT(hist[i], >, 800);
 }
+
+#include "gosr/gmod.h"
+
+GOSR_TEST(ghost_patch_manifest_passes_the_gmod_parser)
+{
+    static const char *const goals[] = {
+        "{\"goal\":\"make iron ore a little cheaper\"}",
+        "{\"goal\":\"fewer enemy spawns near the ford\",\"target_id\":\"hello\"}",
+        "{\"goal\":\"say hi; os.execute('rm') \\\" ]] --\"}"};
+    for (int i = 0; i < 3; i++) {
+        char *p = ghost(GOSR_AI_PATCH_AUTHOR, goals[i], (uint64_t)i);
+        REQUIRE(p);
+        json_t *o = J(p);
+        char *m = json_dumps(json_object_get(o, "manifest"), JSON_COMPACT);
+        gosr_gmod_manifest *mf = NULL;
+        gosr_error e;
+        gosr_error_clear(&e);
+        int rc = gosr_gmod_manifest_parse((const uint8_t *)m, strlen(m), &mf, &e);
+        if (rc)
+            gosr_test_fail(__FILE__, __LINE__, "gmod rejects: %s %s", e.reason, e.detail);
+        else
+            CHECK_EQ(mf->kind, GOSR_GMOD_PATCH);
+        gosr_gmod_manifest_destroy(mf);
+        free(m);
+        json_decref(o);
+        gosr_free(p);
+    }
+}
