@@ -373,6 +373,13 @@ GOSR_API json_t *gosr_ai_router_status(gosr_ai_router *r);
 /* The user state store (borrowed, router lifetime). */
 GOSR_API gosr_ai_userstate *gosr_ai_router_userstate(gosr_ai_router *r);
 
+/* Describes a result as a runtime event for the kernel's log: `name` gets
+ * "ai:CAPABILITY:v1:completed" (or ":failed"), *payload a new JSON object
+ * {request_id, capability, provider, model, attempts, output, output_hash}
+ * or, on failure, {..., status, reason}. Caller decrefs *payload. */
+GOSR_API int gosr_ai_result_event(const gosr_ai_result *res, char name[128],
+                                  json_t **payload, gosr_error *err);
+
 /* Parses a router config file (docs/ai.md "Config"). Strings in *cfg point
  * into *keep, which the caller releases with json_decref after the router
  * is created. Key files are read into strings owned by *keep too. */

@@ -457,3 +457,40 @@ GOSR_TEST(front_door_maps_outcomes_to_http)
     gosr_buf_free(&b);
     gosr_ai_router_destroy(r);
 }
+
+typedef struct ev_seen {
+    gosr_buf text; /* "NAME PAYLOAD" */
+    int done;      /* set (release) when the callback ran */
+} ev_seen;
+
+static void event_cb(void *ud, const gosr_ai_result *res)
+{
+    ev_seen *v = ud;
+    char name[128];
+    json_t *p = NULL;
+    if (gosr_ai_result_event(res, name, &p, NULL) == GOSR_OK) {
+        char *t = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        gosr_buf_printf(&v->text, "%s %s", name, t ? t : "");
+        free(t);
+    }
+    json_decref(p);
+    __atomic_store_n(&v->done, 1, __ATOMIC_RELEASE);
+}
+
+GOSR_TEST(results_become_runtime_events)
+{
+    const char *specs[] = {NULL};
+    gosr_ai_router *r = mkr(specs, false);
+    ev_seen v = {0};
+    gosr_ai_request q = {.cap = GOSR_AI_ECONOMY_TUNE, .user = "u", .seed = 4};
+    gosr_error e;
+    CHECK_OK(gosr_ai_router_submit(r, &q, event_cb, &v, NULL, &e));
+    while (!__atomic_load_n(&v.done, __ATOMIC_ACQUIRE))
+        usleep(1000);
+    REQUIRE(v.text.data);
+    CHECK(strncmp((char *)v.text.data, "ai:economy_tune:v1:completed {", 30) == 0);
+    CHECK(strstr((char *)v.text.data, "\"output_hash\":\"") != NULL);
+    CHECK(strstr((char *)v.text.data, "\"provider\":\"ghost\"") != NULL);
+    gosr_buf_free(&v.text);
+    gosr_ai_router_destroy(r);
+}
