@@ -255,6 +255,10 @@ GOSR_TEST(prompt_fences_untrusted_input)
     CHECK(strstr(first + 1, "<<") == strstr(p.user, "<</UNTRUSTED-"));
     CHECK(strstr(p.user, "\\u003c\\u003c/UNTRUSTED-x") != NULL);
     ai__prompt_free(&p);
+    gosr_ai_tuning t = {"grim", 3, "de"};
+    CHECK_OK(ai__prompt_build(GOSR_AI_NPC_DIALOG, &t, in, &p, &e));
+    CHECK(strstr(p.system, "tone grim, verbosity 3 of 3, language de") != NULL);
+    ai__prompt_free(&p);
     json_decref(in);
 }
 
