@@ -19,6 +19,7 @@
 #define AI_USAGE                                                               \
     "gosr ai ask CAPABILITY [--input JSON|@FILE] [--seed N] [--config FILE]\n" \
     "                       [--user ID] [--tier free|premium|enterprise] [--json]\n" \
+    "                       [--out DIR]   (patch_author: write gmod.json + files)\n" \
     "       gosr ai status [--config FILE] [--json]\n"                        \
     "       gosr ai verify-log FILE [--json]\n"                               \
     "       gosr ai serve-mock [--port N]\n"                                  \
@@ -27,7 +28,7 @@
     "moderation_classify patch_author"
 
 typedef struct ai_opts {
-    const char *input, *seed, *config, *user, *tier, *port; /* option values */
+    const char *input, *seed, *config, *user, *tier, *port, *out; /* values */
     bool json;                                              /* --json */
 } ai_opts;
 
@@ -61,6 +62,37 @@ static char *read_input(const char *arg, gosr_error *e)
     return (char *)d;
 }
 
+/* Writes a patch_author answer as a module directory: DIR/gmod.json (the
+ * manifest, 2-space indented, sorted keys) and every file it carries. The
+ * paths were already checked to be safe relative .lua paths. */
+static int write_bundle(const char *dir, const char *answer, gosr_error *e)
+{
+    json_t *o = json_loads(answer, 0, NULL);
+    char *m = o ? json_dumps(json_object_get(o, "manifest"),
+                             JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    int rc = m ? gosr_mkdir_p(dir, 0755) : GOSR_EFORMAT;
+    char *path = NULL;
+    if (!rc) {
+        path = gosr_asprintf("%s/gmod.json", dir);
+        rc = path ? gosr_file_write_atomic(path, m, strlen(m), 0644) : GOSR_ENOMEM;
+        gosr_free(path);
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(o, "files"), i, f)
+    {
+        const char *t = json_string_value(json_object_get(f, "text"));
+        if (rc || !t)
+            break;
+        path = gosr_asprintf("%s/%s", dir, json_string_value(json_object_get(f, "path")));
+        rc = path ? gosr_file_write_atomic(path, t, strlen(t), 0644) : GOSR_ENOMEM;
+        gosr_free(path);
+    }
+    free(m);
+    json_decref(o);
+    return rc ? gosr_error_set(e, rc, "bundle_write", "cannot write %s", dir) : GOSR_OK;
+}
+
 static int do_ask(const ai_opts *o, const char *capname)
 {
     gosr_error e;
@@ -69,6 +101,8 @@ static int do_ask(const ai_opts *o, const char *capname)
     uint64_t seed = 0;
     if (gosr_ai_cap_from_name(capname, &q.cap))
         return cli_usage_error("unknown capability '%s'", capname);
+    if (o->out && q.cap != GOSR_AI_PATCH_AUTHOR)
+        return cli_usage_error("--out is only for patch_author");
     if (o->seed && cli_parse_u64(o->seed, &seed))
         return cli_usage_error("--seed needs a non-negative integer");
     q.tier = GOSR_AI_TIER_ENTERPRISE;
@@ -86,10 +120,14 @@ static int do_ask(const ai_opts *o, const char *capname)
         rc = gosr_ai_router_ask(r, &q, &out, prov, &e);
     gosr_ai_router_destroy(r);
     gosr_free(input);
-    if (rc)
+    if (!rc && o->out)
+        rc = write_bundle(o->out, out, &e);
+    if (rc) {
+        gosr_free(out);
         return cli_report_error(o->json, &e, rc,
                                 rc == GOSR_EFORMAT || rc == GOSR_ETOOBIG
                                     ? CLI_EXIT_REJECTED : CLI_EXIT_FAIL);
+    }
     if (o->json)
         cli_print_json(json_pack("{s:b, s:s, s:s, s:I, s:o}", "ok", 1,
                                  "capability", capname, "provider", prov,
@@ -217,6 +255,7 @@ static int cmd_ai(int argc, char **argv)
     cli_opt opts[] = {{"input", &o.input, NULL}, {"seed", &o.seed, NULL},
                       {"config", &o.config, NULL}, {"user", &o.user, NULL},
                       {"tier", &o.tier, NULL}, {"port", &o.port, NULL},
+                      {"out", &o.out, NULL},
                       {"json", NULL, &o.json}, {NULL, NULL, NULL}};
     int rc = cli_parse(argc, argv, opts, pos, 3, &npos);
     if (rc)

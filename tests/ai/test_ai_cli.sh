@@ -47,4 +47,18 @@ echo "$out" | grep -q '"provider":"local"' || fail "provider answer: $out"
 "$GOSR" ai ask quest_gen --config "$tmp/ai.json" --json | grep -q '"ok":true' || fail "quest via config"
 "$GOSR" ai verify-log "$tmp/prov.log" --json | grep -q '"records":2' || fail "provenance"
 "$GOSR" ai status --config "$tmp/ai.json" | grep -q 'down > local > ghost' || fail "status chain"
+# patch_author writes a module directory that `gosr pack` signs and `gosr
+# verify` accepts as a patch (the step before the patch pipeline)
+"$GOSR" ai ask patch_author --input '{"goal":"make iron ore cheaper"}' --seed 3 \
+  --out "$tmp/patch" > /dev/null || fail "patch_author --out"
+[ -f "$tmp/patch/gmod.json" ] && [ -f "$tmp/patch/patch.lua" ] || fail "bundle files"
+"$GOSR" key new --out "$tmp/root" > /dev/null
+"$GOSR" key new --out "$tmp/ai" > /dev/null
+"$GOSR" cert issue --ca "$tmp/root" --key "$tmp/ai" --name ghost --kinds patch \
+  --out "$tmp/ai.cert" > /dev/null
+"$GOSR" pack "$tmp/patch" --key "$tmp/ai" --cert "$tmp/ai.cert" \
+  --out "$tmp/p.gmod" > /dev/null || fail "pack of the AI patch"
+"$GOSR" verify "$tmp/p.gmod" --trust "$tmp/root/key.pub" --json > "$tmp/v.json" \
+  || fail "verify: $(cat "$tmp/v.json")"
+grep -q '"ok":true' "$tmp/v.json" || fail "verify output"
 echo "ok test_ai_cli"
