@@ -312,7 +312,7 @@ int gosr_arena_create(const char *path, const gosr_region_spec *specs,
                       size_t nspecs, gosr_arena **out, gosr_error *err)
 {
     uint64_t offsets[GOSR_ARENA_MAX_REGIONS], sizes[GOSR_ARENA_MAX_REGIONS];
-    uint64_t total;
+    uint64_t total = 0;
     char tmp[PATH_MAX];
     int rc = plan_layout(specs, nspecs, offsets, sizes, &total, err);
     if (rc != GOSR_OK)
