@@ -5,12 +5,14 @@
  * FUTEX_WAKE); the forked reader, which mapped the file read-only, wakes
  * (futex sleep or spin), takes a seqlock snapshot and subtracts the stamp.
  * Lockstep via a pipe so every sample is one epoch and the reader is back
- * asleep (or spinning) before the next write. Prints p50/p90/p99/max.
+ * asleep (or spinning) before the next write. Writer and reader are pinned
+ * to CPUs 0 and 1. Prints p50/p90/p99/max.
  * Usage: bench_epoch [SAMPLES]
  * Design: docs/runtime.md ("Benchmarks").
  */
 #include "gosr/runtime.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +34,23 @@ static void print_row(const char *mode, const char *what, uint64_t *v,
            v[n * 90 / 100] / 1e3, v[n * 99 / 100] / 1e3, v[n - 1] / 1e3);
 }
 
+/* Pins the calling process to one CPU (when there are at least two), so
+ * writer and reader do not migrate or share a core. */
+static void pin(int cpu)
+{
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
 /* Reader process: n lockstep samples of wake and wake+snapshot latency. */
 static void reader(const char *path, bool spin, size_t n, int ack)
 {
     gosr_arena *r;
+    pin(1);
     if (gosr_arena_open_reader(path, &r, NULL) != GOSR_OK)
         _exit(10);
     uint64_t *wake = calloc(n, 8), *snap = calloc(n, 8);
@@ -79,6 +94,7 @@ static void run_mode(const char *path, bool spin, size_t n)
     if (pid == 0)
         reader(path, spin, n, p[1]);
     close(p[1]);
+    pin(0);
     char c;
     if (read(p[0], &c, 1) != 1)
         exit(1);
