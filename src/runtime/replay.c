@@ -256,7 +256,15 @@ static int replay_tick(replay_ctx *x, gosr_replay_result *res,
             goto bad;
         uint32_t len = event__get_u32(p);
         gosr_event ev;
+        uint8_t id[GOSR_EVENT_ID_LEN];
         int rc = gosr_event_decode(p + 4, len, &ev, err);
+        gosr_event_derive_id(res->config.seed, tick, i, id);
+        if (rc == GOSR_OK &&
+            (ev.tick != tick || memcmp(ev.id, id, sizeof id) != 0))
+            rc = gosr_error_set(err, GOSR_EFORMAT, "session_event_mismatch",
+                                "event %u of tick %llu has another tick or "
+                                "id than its admission gives", i,
+                                (unsigned long long)tick);
         if (rc == GOSR_OK)
             rc = gosr_tick_submit(x->t, &ev);
         gosr_event_clear(&ev);

@@ -179,3 +179,52 @@ GOSR_TEST(unknown_system_set)
     CHECK_STR(err.reason, "unknown_system_set");
     gosr_free(path);
 }
+
+/* Flips a byte of the logged hash of tick `tick` and re-seals the record's
+ * check, giving a well-formed log whose hash is wrong at exactly that tick. */
+static bool forge_hash(uint8_t *img, size_t len, uint64_t tick)
+{
+    size_t off = 8;
+    while (off + 5 <= len) {
+        uint32_t n = (uint32_t)img[off] | (uint32_t)img[off + 1] << 8 |
+                     (uint32_t)img[off + 2] << 16 |
+                     (uint32_t)img[off + 3] << 24;
+        uint8_t *body = img + off + 5;
+        uint64_t t = 0;
+        for (int i = 7; i >= 0; i--)
+            t = t << 8 | body[i];
+        if (img[off + 4] == 2 && t == tick) {
+            body[n - 1] ^= 1;
+            gosr_blake3 h;
+            gosr_blake3_init(&h);
+            gosr_blake3_update(&h, img + off + 4, 1 + (size_t)n);
+            gosr_blake3_finalize(&h, body + n, 8);
+            return true;
+        }
+        off += 5 + (size_t)n + 8;
+    }
+    return false;
+}
+
+GOSR_TEST(forged_hash_diverges_via_cli)
+{
+    char *path = gosr_asprintf("%s/s.log", gosr_test_tmpdir());
+    gosr_hash final;
+    record(path, &final);
+    uint8_t *img;
+    size_t len;
+    REQUIRE(gosr_file_read_all(path, 1 << 24, &img, &len) == GOSR_OK);
+    REQUIRE(forge_hash(img, len, 50));
+    rewrite(path, img, len);
+    gosr_replay_result res;
+    gosr_error err;
+    CHECK_OK(gosr_replay_file(path, NULL, &res, &err));
+    CHECK(res.diverged);
+    CHECK_UINT(res.first_divergent_tick, ==, 50);
+    CHECK_EQ(gosr_test_system("%s replay --json %s > %s/out.json",
+                              GOSR_CLI_PATH, path, gosr_test_tmpdir()), 3);
+    CHECK_EQ(gosr_test_system("grep -q '\"first_divergent_tick\":50' "
+                              "%s/out.json", gosr_test_tmpdir()), 0);
+    gosr_free(img);
+    gosr_free(path);
+}
