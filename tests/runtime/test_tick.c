@@ -10,6 +10,7 @@
 #include "gosr/runtime.h"
 
 #include <pthread.h>
+#include <time.h>
 
 /* Records what systems saw. */
 typedef struct trace {
@@ -195,6 +196,40 @@ GOSR_TEST(scheduled_run_with_async_inputs)
     gosr_world_meta m;
     gosr_arena_read(gosr_world_arena(w), 0, &m, sizeof m, NULL, 100);
     CHECK_MEM(m.last_hash, h.b, 32);
+    gosr_tick_destroy(t);
+    gosr_world_destroy(w);
+}
+
+static int slow_system(void *ud, gosr_world *w, uint64_t tick,
+                       const gosr_event *ev, size_t n)
+{
+    (void)ud;
+    (void)w;
+    (void)ev;
+    (void)n;
+    if (tick == 3) {
+        struct timespec ts = {0, 35000000}; /* 35 ms: 3+ periods at 100 Hz */
+        nanosleep(&ts, NULL);
+    }
+    return GOSR_OK;
+}
+
+GOSR_TEST(overrun_counts_late_and_missed_but_runs_every_tick)
+{
+    gosr_world *w;
+    REQUIRE(gosr_world_create(NULL, NULL, &w, NULL) == GOSR_OK);
+    gosr_tick *t;
+    REQUIRE(gosr_tick_create(w, &(gosr_tick_config){.rate_hz = 100}, &t,
+                             NULL) == GOSR_OK);
+    gosr_tick_add_system(t, "slow", slow_system, NULL);
+    CHECK_OK(gosr_tick_run(t, 6, NULL));
+    gosr_tick_stats st;
+    gosr_tick_get_stats(t, &st);
+    CHECK_UINT(gosr_world_tick(w), ==, 6); /* logical ticks never skipped */
+    CHECK_UINT(st.ticks, ==, 6);
+    CHECK_UINT(st.late, >=, 1);
+    CHECK_UINT(st.missed, >=, 2);
+    CHECK_UINT(st.max_ns, >=, 35000000);
     gosr_tick_destroy(t);
     gosr_world_destroy(w);
 }
