@@ -26,6 +26,7 @@
 struct gosr_session {
     int fd;             /* append-only file descriptor */
     uint64_t next_tick; /* tick number the next TICK record must carry */
+    uint64_t end;       /* file size after the last complete record */
 };
 
 /* ---- writing ------------------------------------------------------------ */
@@ -99,6 +100,7 @@ int gosr_session_create(const char *path, const gosr_session_config *cfg,
         rc = gosr_io_write_all(fd, LOG_MAGIC, 8);
     if (rc == GOSR_OK)
         rc = write_record(fd, REC_CONFIG, &body, err);
+    size_t body_len = body.len;
     gosr_buf_free(&body);
     if (rc != GOSR_OK) {
         gosr_free(s);
@@ -108,6 +110,7 @@ int gosr_session_create(const char *path, const gosr_session_config *cfg,
     }
     s->fd = fd;
     s->next_tick = 1;
+    s->end = 8 + 5 + body_len + REC_CHECK_LEN;
     *out = s;
     return GOSR_OK;
 }
@@ -142,10 +145,17 @@ int gosr_session_append_tick(gosr_session *s, uint64_t tick,
         rc = gosr_error_set(err, GOSR_ETOOBIG, "session_record_too_big",
                             "tick %llu record over %u bytes",
                             (unsigned long long)tick, REC_MAX_BODY);
-    if (rc == GOSR_OK)
+    if (rc == GOSR_OK) {
         rc = write_record(s->fd, REC_TICK, &body, err);
-    if (rc == GOSR_OK)
-        s->next_tick++;
+        if (rc == GOSR_OK) {
+            s->next_tick++;
+            s->end += 5 + body.len + REC_CHECK_LEN;
+        } else {
+            /* A failed write may have left part of the record: cut it off
+             * so the log stays a sequence of whole records. */
+            gosr_io()->ftruncate(s->fd, (off_t)s->end);
+        }
+    }
     gosr_buf_free(&ev);
     gosr_buf_free(&body);
     return rc;

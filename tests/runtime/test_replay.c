@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "gosr/runtime.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -226,5 +227,65 @@ GOSR_TEST(forged_hash_diverges_via_cli)
     CHECK_EQ(gosr_test_system("grep -q '\"first_divergent_tick\":50' "
                               "%s/out.json", gosr_test_tmpdir()), 0);
     gosr_free(img);
+    gosr_free(path);
+}
+
+/* Write hook: fails with ENOSPC after `g_budget` more bytes when armed. */
+static long g_budget = -1;
+
+static ssize_t failing_write(int fd, const void *p, size_t n)
+{
+    if (g_budget >= 0) {
+        if ((long)n > g_budget) {
+            n = (size_t)g_budget; /* short write, then ENOSPC */
+            g_budget = 0;
+            if (n == 0) {
+                errno = ENOSPC;
+                return -1;
+            }
+        } else {
+            g_budget -= (long)n;
+        }
+    }
+    return write(fd, p, n);
+}
+
+GOSR_TEST(failed_append_leaves_whole_records)
+{
+    char *path = gosr_asprintf("%s/g.log", gosr_test_tmpdir());
+    gosr_session_config sc = {.seed = 3, .rate_hz = 30, .capacity = 64,
+                              .kv_capacity = 8, .spawn = 10};
+    snprintf(sc.systems, sizeof sc.systems, "builtin.v1");
+    gosr_world_config wc = {.capacity = 64, .kv_capacity = 8, .seed = 3};
+    gosr_world *w;
+    gosr_tick *t;
+    gosr_session *log;
+    gosr_error err;
+    REQUIRE(gosr_world_create(&wc, NULL, &w, &err) == GOSR_OK);
+    REQUIRE(gosr_tick_create(w, &(gosr_tick_config){.no_sleep = true}, &t,
+                             &err) == GOSR_OK);
+    REQUIRE(gosr_session_create(path, &sc, &log, &err) == GOSR_OK);
+    CHECK_OK(gosr_sim_setup(w, &sc, &err));
+    CHECK_OK(gosr_sim_install(t, sc.systems, &err));
+    gosr_tick_attach_log(t, log);
+    CHECK_OK(gosr_tick_run(t, 3, &err));
+    /* The 4th record hits a short write then ENOSPC. */
+    gosr_io_ops ops = *gosr_io();
+    ops.write = failing_write;
+    gosr_io_set_ops(&ops);
+    g_budget = 20;
+    CHECK_STATUS(gosr_tick_step(t, &err), GOSR_ENOSPC);
+    CHECK_STR(err.reason, "session_write_failed");
+    gosr_io_set_ops(NULL);
+    g_budget = -1;
+    gosr_tick_destroy(t);
+    gosr_world_destroy(w);
+    gosr_session_close(log);
+    /* The log holds exactly ticks 1..3, whole, and replays cleanly. */
+    gosr_replay_result res;
+    CHECK_OK(gosr_replay_file(path, NULL, &res, &err));
+    CHECK(!res.truncated_tail);
+    CHECK(!res.diverged);
+    CHECK_UINT(res.ticks_checked, ==, 3);
     gosr_free(path);
 }
