@@ -25,13 +25,13 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void print_row(const char *mode, const char *what, uint64_t *v,
-                      size_t n)
+static void print_row(const char *mode, const char *what, uint64_t *v, size_t n)
 {
     qsort(v, n, sizeof *v, cmp_u64);
     printf("%-6s %-14s n=%zu  p50 %7.2f us  p90 %7.2f us  p99 %7.2f us  "
-           "max %8.2f us\n", mode, what, n, v[n / 2] / 1e3,
-           v[n * 90 / 100] / 1e3, v[n * 99 / 100] / 1e3, v[n - 1] / 1e3);
+           "max %8.2f us\n",
+           mode, what, n, v[n / 2] / 1e3, v[n * 90 / 100] / 1e3,
+           v[n * 99 / 100] / 1e3, v[n - 1] / 1e3);
 }
 
 /* Pins the calling process to one CPU (when there are at least two), so
@@ -126,8 +126,8 @@ int main(int argc, char **argv)
     char path[64];
     snprintf(path, sizeof path, "%s/%s", dir, GOSR_ARENA_FILE);
     printf("epoch signal latency, writer -> reader in another process "
-           "(%zu samples per mode, %ld CPUs online)\n", n,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           "(%zu samples per mode, %ld CPUs online)\n",
+           n, sysconf(_SC_NPROCESSORS_ONLN));
     run_mode(path, false, n);
     run_mode(path, true, n);
     unlink(path);

@@ -20,15 +20,19 @@ static void run(const char *dir, uint32_t ents, uint64_t ticks, bool hash,
     snprintf(arena, sizeof arena, "%s/%s", dir, GOSR_ARENA_FILE);
     snprintf(logp, sizeof logp, "%s/bench.log", dir);
     unlink(logp);
-    gosr_session_config sc = {.seed = 1, .rate_hz = 30, .capacity = ents,
-                              .kv_capacity = 4096, .spawn = ents};
+    gosr_session_config sc = {.seed = 1,
+                              .rate_hz = 30,
+                              .capacity = ents,
+                              .kv_capacity = 4096,
+                              .spawn = ents};
     snprintf(sc.systems, sizeof sc.systems, "builtin.v1");
     gosr_world_config wc = {.capacity = ents, .kv_capacity = 4096, .seed = 1};
     gosr_world *w;
     gosr_tick *t;
     gosr_session *log = NULL;
     gosr_error err;
-    gosr_tick_config tc = {.no_sleep = true, .hash_every_tick = hash,
+    gosr_tick_config tc = {.no_sleep = true,
+                           .hash_every_tick = hash,
                            .stats_window = (uint32_t)ticks};
     if (gosr_world_create(&wc, arena, &w, &err) != GOSR_OK ||
         gosr_tick_create(w, &tc, &t, &err) != GOSR_OK ||

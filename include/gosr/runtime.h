@@ -35,7 +35,8 @@ extern "C" {
 #define GOSR_ARENA_FILE "world.arena" /* file name inside a node's data dir */
 #define GOSR_ARENA_MAX_REGIONS 16     /* regions per arena */
 #define GOSR_ARENA_NAME_MAX 31        /* bytes of a region name (no NUL) */
-#define GOSR_ARENA_MAX_REGION_SIZE (1ull << 32) /* bytes per region, at most */
+#define GOSR_ARENA_MAX_REGION_SIZE (1ull << 32) /* bytes per region, at most   \
+                                                 */
 
 /* What a region holds, recorded in the header so readers can interpret it
  * without out-of-band knowledge (docs/runtime.md, "Region kinds"). */
@@ -48,22 +49,22 @@ typedef enum gosr_region_kind {
 
 /* One region to create. */
 typedef struct gosr_region_spec {
-    const char *name;      /* 1..31 chars of [a-z0-9_.-]; unique */
-    uint32_t kind;         /* gosr_region_kind */
-    uint32_t elem_size;    /* bytes per element (0 for RAW) */
-    uint32_t elem_count;   /* elements (0 for RAW) */
-    uint64_t size;         /* bytes; 0 = elem_size * elem_count */
+    const char *name;    /* 1..31 chars of [a-z0-9_.-]; unique */
+    uint32_t kind;       /* gosr_region_kind */
+    uint32_t elem_size;  /* bytes per element (0 for RAW) */
+    uint32_t elem_count; /* elements (0 for RAW) */
+    uint64_t size;       /* bytes; 0 = elem_size * elem_count */
 } gosr_region_spec;
 
 /* What a reader learns about a region from the validated header. */
 typedef struct gosr_region_info {
     char name[GOSR_ARENA_NAME_MAX + 1]; /* region name */
-    uint32_t index;      /* position in the region table */
-    uint32_t kind;       /* gosr_region_kind */
-    uint32_t elem_size;  /* bytes per element */
-    uint32_t elem_count; /* element count */
-    uint64_t offset;     /* byte offset of the data in the mapping */
-    uint64_t size;       /* bytes of data */
+    uint32_t index;                     /* position in the region table */
+    uint32_t kind;                      /* gosr_region_kind */
+    uint32_t elem_size;                 /* bytes per element */
+    uint32_t elem_count;                /* element count */
+    uint64_t offset; /* byte offset of the data in the mapping */
+    uint64_t size;   /* bytes of data */
 } gosr_region_info;
 
 /* An arena, opened either as the writer (read-write mapping) or as a reader
@@ -132,7 +133,7 @@ GOSR_API int gosr_arena_wait(const gosr_arena *a, int region, uint64_t last,
  * unit (Q47.16). Integer arithmetic only, so every platform computes the same
  * world (docs/runtime.md, "Determinism"). */
 #define GOSR_FIX_ONE 65536
-#define GOSR_INV_SLOTS 7     /* inventory entries per entity */
+#define GOSR_INV_SLOTS 7      /* inventory entries per entity */
 #define GOSR_KV_MODULE_MAX 31 /* bytes of a module id in a kv entry */
 #define GOSR_KV_KEY_MAX 31    /* bytes of a key */
 #define GOSR_KV_VALUE_MAX 48  /* bytes of a value */
@@ -167,39 +168,39 @@ typedef struct gosr_item {
 /* One entity slot as stored in the "entities" region: 128 bytes, little
  * endian, layout fixed (byte table in docs/runtime.md). */
 typedef struct gosr_entity_slot {
-    uint32_t generation;  /* current generation; 0 = never used */
-    uint32_t mask;        /* GOSR_C_* bits; ALIVE clear = free slot */
-    gosr_vec3 pos;        /* position (POSITION) */
-    gosr_vec3 vel;        /* velocity per tick (VELOCITY) */
-    uint64_t owner;       /* owning player/user id (OWNER) */
-    int32_t health;       /* hit points (HEALTH) */
-    uint32_t inv_count;   /* used entries of inv (INVENTORY) */
+    uint32_t generation;           /* current generation; 0 = never used */
+    uint32_t mask;                 /* GOSR_C_* bits; ALIVE clear = free slot */
+    gosr_vec3 pos;                 /* position (POSITION) */
+    gosr_vec3 vel;                 /* velocity per tick (VELOCITY) */
+    uint64_t owner;                /* owning player/user id (OWNER) */
+    int32_t health;                /* hit points (HEALTH) */
+    uint32_t inv_count;            /* used entries of inv (INVENTORY) */
     gosr_item inv[GOSR_INV_SLOTS]; /* inventory entries */
 } gosr_entity_slot;
 
 /* One key/value entry of the "kv" region: 128 bytes. */
 typedef struct gosr_kv_slot {
-    uint64_t entity;                       /* owning entity id; 0 = free */
-    char module[GOSR_KV_MODULE_MAX + 1];   /* module id, NUL-padded */
-    char key[GOSR_KV_KEY_MAX + 1];         /* key, NUL-padded */
-    uint32_t vlen;                         /* bytes of value used */
-    uint32_t reserved;                     /* zero */
-    uint8_t value[GOSR_KV_VALUE_MAX];      /* value bytes, zero-padded */
+    uint64_t entity;                     /* owning entity id; 0 = free */
+    char module[GOSR_KV_MODULE_MAX + 1]; /* module id, NUL-padded */
+    char key[GOSR_KV_KEY_MAX + 1];       /* key, NUL-padded */
+    uint32_t vlen;                       /* bytes of value used */
+    uint32_t reserved;                   /* zero */
+    uint8_t value[GOSR_KV_VALUE_MAX];    /* value bytes, zero-padded */
 } gosr_kv_slot;
 
 /* The "meta" region: 128 bytes. */
 typedef struct gosr_world_meta {
-    uint64_t tick;          /* ticks completed */
-    uint64_t seed;          /* simulation seed */
-    uint32_t entity_count;  /* live entities */
-    uint32_t capacity;      /* entity slots */
-    uint32_t kv_count;      /* used kv entries */
-    uint32_t kv_capacity;   /* kv slots */
-    uint32_t rate_hz;       /* tick rate */
-    uint32_t reserved0;     /* zero */
-    uint64_t commit_wall_ns;/* wall clock of the last commit (not hashed) */
-    uint8_t last_hash[32];  /* world hash after the last hashed tick */
-    uint8_t reserved[48];   /* zero */
+    uint64_t tick;           /* ticks completed */
+    uint64_t seed;           /* simulation seed */
+    uint32_t entity_count;   /* live entities */
+    uint32_t capacity;       /* entity slots */
+    uint32_t kv_count;       /* used kv entries */
+    uint32_t kv_capacity;    /* kv slots */
+    uint32_t rate_hz;        /* tick rate */
+    uint32_t reserved0;      /* zero */
+    uint64_t commit_wall_ns; /* wall clock of the last commit (not hashed) */
+    uint8_t last_hash[32];   /* world hash after the last hashed tick */
+    uint8_t reserved[48];    /* zero */
 } gosr_world_meta;
 
 typedef struct gosr_world gosr_world;
@@ -246,33 +247,29 @@ GOSR_API int gosr_world_get(const gosr_world *w, gosr_entity e,
 /* Direct mutable access to a live entity's slot for systems (borrowed
  * until the batch commits). NULL for stale ids or outside a batch. */
 GOSR_API gosr_entity_slot *gosr_world_slot_mut(gosr_world *w, gosr_entity e);
-GOSR_API int gosr_world_set_position(gosr_world *w, gosr_entity e,
-                                     gosr_vec3 p);
-GOSR_API int gosr_world_set_velocity(gosr_world *w, gosr_entity e,
-                                     gosr_vec3 v);
-GOSR_API int gosr_world_set_owner(gosr_world *w, gosr_entity e,
-                                  uint64_t owner);
+GOSR_API int gosr_world_set_position(gosr_world *w, gosr_entity e, gosr_vec3 p);
+GOSR_API int gosr_world_set_velocity(gosr_world *w, gosr_entity e, gosr_vec3 v);
+GOSR_API int gosr_world_set_owner(gosr_world *w, gosr_entity e, uint64_t owner);
 GOSR_API int gosr_world_set_health(gosr_world *w, gosr_entity e, int32_t hp);
 /* Adds count of item (merging with an existing entry). GOSR_ENOSPC when
  * all GOSR_INV_SLOTS are in use by other items. */
 GOSR_API int gosr_world_inv_add(gosr_world *w, gosr_entity e, uint32_t item,
                                 uint32_t count);
 /* Removes up to count; GOSR_ENOENT when the item is absent. */
-GOSR_API int gosr_world_inv_remove(gosr_world *w, gosr_entity e,
-                                   uint32_t item, uint32_t count);
+GOSR_API int gosr_world_inv_remove(gosr_world *w, gosr_entity e, uint32_t item,
+                                   uint32_t count);
 
 /* Per-module key/value data. module and key: 1..31 bytes, no NUL; value up
  * to GOSR_KV_VALUE_MAX bytes. */
-GOSR_API int gosr_world_kv_set(gosr_world *w, gosr_entity e,
-                               const char *module, const char *key,
-                               const void *value, size_t len);
+GOSR_API int gosr_world_kv_set(gosr_world *w, gosr_entity e, const char *module,
+                               const char *key, const void *value, size_t len);
 /* Copies the value into buf (cap bytes); *len gets its length.
  * GOSR_ENOENT when absent, GOSR_ETOOBIG when cap is too small. */
 GOSR_API int gosr_world_kv_get(const gosr_world *w, gosr_entity e,
-                               const char *module, const char *key,
-                               void *buf, size_t cap, size_t *len);
-GOSR_API int gosr_world_kv_del(gosr_world *w, gosr_entity e,
-                               const char *module, const char *key);
+                               const char *module, const char *key, void *buf,
+                               size_t cap, size_t *len);
+GOSR_API int gosr_world_kv_del(gosr_world *w, gosr_entity e, const char *module,
+                               const char *key);
 
 /* Visits live entities in slot order. `fn` may mutate the slot only inside
  * a batch (the entities window is opened by this call when inside one). */
@@ -287,14 +284,14 @@ GOSR_API void gosr_world_hash(const gosr_world *w, gosr_hash *out);
 
 /* ==== event envelopes ===================================================== */
 
-#define GOSR_EVENT_NAME_MAX 127      /* bytes of a full name */
-#define GOSR_EVENT_PART_MAX 48       /* bytes of a service or action */
-#define GOSR_EVENT_ID_LEN 16         /* bytes of an event id */
-#define GOSR_EVENT_STR_MAX 255       /* user_id, device_id */
-#define GOSR_EVENT_TOKEN_MAX 2048    /* security_token */
-#define GOSR_EVENT_TRACE_MAX 16      /* trace_context entries */
-#define GOSR_EVENT_TRACE_KEY_MAX 64  /* bytes of a trace key */
-#define GOSR_EVENT_TRACE_VAL_MAX 256 /* bytes of a trace value */
+#define GOSR_EVENT_NAME_MAX 127           /* bytes of a full name */
+#define GOSR_EVENT_PART_MAX 48            /* bytes of a service or action */
+#define GOSR_EVENT_ID_LEN 16              /* bytes of an event id */
+#define GOSR_EVENT_STR_MAX 255            /* user_id, device_id */
+#define GOSR_EVENT_TOKEN_MAX 2048         /* security_token */
+#define GOSR_EVENT_TRACE_MAX 16           /* trace_context entries */
+#define GOSR_EVENT_TRACE_KEY_MAX 64       /* bytes of a trace key */
+#define GOSR_EVENT_TRACE_VAL_MAX 256      /* bytes of a trace value */
 #define GOSR_EVENT_PAYLOAD_MAX (1u << 20) /* payload bytes */
 
 typedef enum gosr_event_state {
@@ -398,15 +395,15 @@ typedef struct gosr_tick_config {
 
 /* Timing statistics (nanoseconds). */
 typedef struct gosr_tick_stats {
-    uint64_t ticks;    /* ticks run */
-    uint64_t late;     /* ticks that started after their deadline */
-    uint64_t missed;   /* whole periods the schedule fell behind and skipped
-                          (logical ticks are never skipped; see docs) */
-    uint64_t p50_ns;   /* median tick duration over the window */
-    uint64_t p99_ns;   /* 99th percentile */
-    uint64_t max_ns;   /* maximum over the window */
-    uint64_t mean_ns;  /* mean over the window */
-    uint64_t events;   /* inputs admitted in total */
+    uint64_t ticks;   /* ticks run */
+    uint64_t late;    /* ticks that started after their deadline */
+    uint64_t missed;  /* whole periods the schedule fell behind and skipped
+                         (logical ticks are never skipped; see docs) */
+    uint64_t p50_ns;  /* median tick duration over the window */
+    uint64_t p99_ns;  /* 99th percentile */
+    uint64_t max_ns;  /* maximum over the window */
+    uint64_t mean_ns; /* mean over the window */
+    uint64_t events;  /* inputs admitted in total */
 } gosr_tick_stats;
 
 typedef struct gosr_session gosr_session;
@@ -443,13 +440,13 @@ GOSR_API void gosr_tick_last_hash(const gosr_tick *t, gosr_hash *out);
 
 /* The simulation parameters a session records; replay rebuilds from them. */
 typedef struct gosr_session_config {
-    uint64_t seed;           /* simulation seed */
-    uint32_t rate_hz;        /* tick rate */
-    uint32_t capacity;       /* world entity capacity */
-    uint32_t kv_capacity;    /* world kv capacity */
-    uint32_t spawn;          /* entities the builtin scenario spawns at
-                                tick 0 (deterministic from seed) */
-    char systems[32];        /* system set id, e.g. "builtin.v1" */
+    uint64_t seed;        /* simulation seed */
+    uint32_t rate_hz;     /* tick rate */
+    uint32_t capacity;    /* world entity capacity */
+    uint32_t kv_capacity; /* world kv capacity */
+    uint32_t spawn;       /* entities the builtin scenario spawns at
+                             tick 0 (deterministic from seed) */
+    char systems[32];     /* system set id, e.g. "builtin.v1" */
 } gosr_session_config;
 
 /* Creates a new log at path (GOSR_EEXIST if present) and writes the header.
@@ -468,14 +465,14 @@ GOSR_API void gosr_session_close(gosr_session *s);
 
 /* Replay outcome. */
 typedef struct gosr_replay_result {
-    gosr_session_config config; /* from the log header */
-    uint64_t ticks_checked;     /* tick records replayed */
-    uint64_t events;            /* input events fed */
-    bool diverged;              /* a hash differed */
+    gosr_session_config config;    /* from the log header */
+    uint64_t ticks_checked;        /* tick records replayed */
+    uint64_t events;               /* input events fed */
+    bool diverged;                 /* a hash differed */
     uint64_t first_divergent_tick; /* valid when diverged */
-    gosr_hash expected;         /* logged hash at that tick (or last) */
-    gosr_hash actual;           /* recomputed hash at that tick (or last) */
-    bool truncated_tail;        /* the log ended in a partial record */
+    gosr_hash expected;            /* logged hash at that tick (or last) */
+    gosr_hash actual;              /* recomputed hash at that tick (or last) */
+    bool truncated_tail;           /* the log ended in a partial record */
 } gosr_replay_result;
 
 /* Installs the systems of a system-set id into a tick loop (world is the
@@ -496,8 +493,7 @@ GOSR_API int gosr_sim_setup(gosr_world *w, const gosr_session_config *cfg,
  * logged inputs and compares the hash after every tick. Stops at the first
  * divergence. Returns GOSR_OK whether or not it diverged (see result);
  * errors are for unreadable or malformed logs. */
-GOSR_API int gosr_replay_file(const char *path,
-                              gosr_systems_install_fn install,
+GOSR_API int gosr_replay_file(const char *path, gosr_systems_install_fn install,
                               gosr_replay_result *res, gosr_error *err);
 
 /* Builtin payloads (docs/runtime.md, "Builtin events"), little endian. */
@@ -517,14 +513,14 @@ typedef struct gosr_ledger gosr_ledger;
 /* One ledger row (docs/ledger.md). Strings owned by the row when read
  * back (free with gosr_ledger_row_clear); borrowed when appending. */
 typedef struct gosr_ledger_row {
-    int64_t seq;        /* 1, 2, 3 ... (assigned on append) */
-    int64_t time_ns;    /* Unix ns (0 on append = now) */
-    char *actor;        /* who: "operator:alice", "pipeline", ... */
-    char *action;       /* "activate", "rollback", "retire", ... */
-    char *subject;      /* module id */
-    char *version;      /* module version */
-    char *reason;       /* free text, may be empty */
-    char *evidence;     /* JSON object text (stored canonical) */
+    int64_t seq;           /* 1, 2, 3 ... (assigned on append) */
+    int64_t time_ns;       /* Unix ns (0 on append = now) */
+    char *actor;           /* who: "operator:alice", "pipeline", ... */
+    char *action;          /* "activate", "rollback", "retire", ... */
+    char *subject;         /* module id */
+    char *version;         /* module version */
+    char *reason;          /* free text, may be empty */
+    char *evidence;        /* JSON object text (stored canonical) */
     uint8_t prev_hash[32]; /* row_hash of seq-1 (zeros for seq 1) */
     uint8_t row_hash[32];  /* BLAKE3(prev_hash || canonical encoding) */
 } gosr_ledger_row;
@@ -549,11 +545,10 @@ GOSR_API int gosr_ledger_append(gosr_ledger *l, gosr_ledger_row *row,
 GOSR_API int gosr_ledger_verify(gosr_ledger *l, int64_t *first_bad,
                                 gosr_error *err);
 /* Number of rows and the head hash (zeros when empty). */
-GOSR_API int gosr_ledger_head(gosr_ledger *l, int64_t *count,
-                              uint8_t head[32]);
+GOSR_API int gosr_ledger_head(gosr_ledger *l, int64_t *count, uint8_t head[32]);
 /* Reads one row by seq (GOSR_ENOENT if absent). */
-GOSR_API int gosr_ledger_get(gosr_ledger *l, int64_t seq,
-                             gosr_ledger_row *out, gosr_error *err);
+GOSR_API int gosr_ledger_get(gosr_ledger *l, int64_t seq, gosr_ledger_row *out,
+                             gosr_error *err);
 GOSR_API void gosr_ledger_row_clear(gosr_ledger_row *row);
 /* The canonical encoding that row_hash covers (appended to out). */
 GOSR_API int gosr_ledger_row_encode(const gosr_ledger_row *row, gosr_buf *out);

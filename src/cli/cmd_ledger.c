@@ -20,9 +20,8 @@ static json_t *row_json(const gosr_ledger_row *r)
                      "seq", (json_int_t)r->seq, "time_ns",
                      (json_int_t)r->time_ns, "actor", r->actor, "action",
                      r->action, "subject", r->subject, "version", r->version,
-                     "reason", r->reason, "evidence",
-                     ev ? ev : json_null(), "prev_hash", prev, "row_hash",
-                     hash);
+                     "reason", r->reason, "evidence", ev ? ev : json_null(),
+                     "prev_hash", prev, "row_hash", hash);
 }
 
 static int do_verify(gosr_ledger *l, bool json)
@@ -49,7 +48,8 @@ static int do_verify(gosr_ledger *l, bool json)
         printf("ledger intact: %lld rows, head %s\n", (long long)count, hex);
     } else {
         printf("ledger chain BROKEN at seq %lld: %s (safe mode: activations "
-               "refused)\n", (long long)bad, err.detail);
+               "refused)\n",
+               (long long)bad, err.detail);
     }
     return rc == GOSR_OK ? CLI_EXIT_OK : CLI_EXIT_REJECTED;
 }

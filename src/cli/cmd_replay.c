@@ -17,27 +17,27 @@ static void print_result(const char *path, const gosr_replay_result *r,
     gosr_hash_hex(&r->expected, exp);
     gosr_hash_hex(&r->actual, act);
     if (json) {
-        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:b, s:s, s:s, s:s}",
-                              "ok", !r->diverged, "log", path, "ticks",
-                              (json_int_t)r->ticks_checked, "events",
-                              (json_int_t)r->events, "truncated_tail",
-                              r->truncated_tail, "systems", r->config.systems,
-                              "expected", exp, "actual", act);
+        json_t *o = json_pack(
+            "{s:b, s:s, s:I, s:I, s:b, s:s, s:s, s:s}", "ok", !r->diverged,
+            "log", path, "ticks", (json_int_t)r->ticks_checked, "events",
+            (json_int_t)r->events, "truncated_tail", r->truncated_tail,
+            "systems", r->config.systems, "expected", exp, "actual", act);
         if (r->diverged)
-            json_object_set_new(o, "first_divergent_tick",
-                                json_integer((json_int_t)
-                                                 r->first_divergent_tick));
+            json_object_set_new(
+                o, "first_divergent_tick",
+                json_integer((json_int_t)r->first_divergent_tick));
         cli_print_json(o);
         return;
     }
     if (r->diverged) {
         printf("replay %s: DIVERGED at tick %llu\n  expected %s\n  actual   "
-               "%s\n", path, (unsigned long long)r->first_divergent_tick, exp,
-               act);
+               "%s\n",
+               path, (unsigned long long)r->first_divergent_tick, exp, act);
         return;
     }
     printf("replay %s: %llu ticks, %llu events, every hash matches%s\n"
-           "final hash %s\n", path, (unsigned long long)r->ticks_checked,
+           "final hash %s\n",
+           path, (unsigned long long)r->ticks_checked,
            (unsigned long long)r->events,
            r->truncated_tail ? " (log ends in a partial record)" : "", act);
 }

@@ -18,12 +18,12 @@
 
 /* What the loop keeps between epochs. */
 typedef struct watch_state {
-    gosr_arena *a;          /* reader handle */
-    int region;             /* watched region */
-    int meta;               /* "meta" region or -1 */
-    gosr_region_info info;  /* watched region's layout */
-    uint8_t *buf;           /* snapshot buffer (region size) */
-    bool json;              /* --json output */
+    gosr_arena *a;         /* reader handle */
+    int region;            /* watched region */
+    int meta;              /* "meta" region or -1 */
+    gosr_region_info info; /* watched region's layout */
+    uint8_t *buf;          /* snapshot buffer (region size) */
+    bool json;             /* --json output */
 } watch_state;
 
 static void summarize_entities(const watch_state *s, json_t *o)
@@ -81,8 +81,8 @@ static void summarize(const watch_state *s, json_t *o)
 static int report(watch_state *s, uint64_t epoch, uint64_t skipped)
 {
     uint64_t got;
-    int rc = gosr_arena_read(s->a, s->region, s->buf, s->info.size, &got,
-                             10000);
+    int rc =
+        gosr_arena_read(s->a, s->region, s->buf, s->info.size, &got, 10000);
     if (rc != GOSR_OK)
         return rc;
     gosr_world_meta m = {0};
@@ -91,8 +91,8 @@ static int report(watch_state *s, uint64_t epoch, uint64_t skipped)
     json_t *o = json_object();
     json_object_set_new(o, "region", json_string(s->info.name));
     json_object_set_new(o, "epoch", json_integer((json_int_t)got));
-    json_object_set_new(o, "skipped", json_integer((json_int_t)(skipped +
-                                                   (got - epoch))));
+    json_object_set_new(o, "skipped",
+                        json_integer((json_int_t)(skipped + (got - epoch))));
     json_object_set_new(o, "tick", json_integer((json_int_t)m.tick));
     json_object_set_new(o, "entities", json_integer(m.entity_count));
     summarize(s, o);
@@ -137,12 +137,12 @@ static int watch_loop(watch_state *s, uint64_t count, bool spin,
     uint64_t last = gosr_arena_epoch(s->a, s->region);
     for (uint64_t seen = 0; count == 0 || seen < count; seen++) {
         uint64_t now;
-        int rc = gosr_arena_wait(s->a, s->region, last, spin, timeout_ms,
-                                 &now);
+        int rc = gosr_arena_wait(s->a, s->region, last, spin, timeout_ms, &now);
         if (rc == GOSR_ECLOSED)
             return gosr_error_set(err, rc, "writer_closed",
                                   "the writer closed the arena after %llu "
-                                  "epochs", (unsigned long long)seen);
+                                  "epochs",
+                                  (unsigned long long)seen);
         if (rc == GOSR_ETIMEOUT)
             return gosr_error_set(err, rc, "watch_timeout",
                                   "no new epoch within %u ms", timeout_ms);
@@ -160,13 +160,13 @@ static int watch_loop(watch_state *s, uint64_t count, bool spin,
 
 static int cmd_watch(int argc, char **argv)
 {
-    const char *node = NULL, *region = NULL, *count_s = NULL,
-               *timeout_s = NULL, *pos[1];
+    const char *node = NULL, *region = NULL, *count_s = NULL, *timeout_s = NULL,
+               *pos[1];
     bool spin = false, json = false;
     int npos;
-    cli_opt opts[] = {{"node", &node, NULL},       {"region", &region, NULL},
-                      {"count", &count_s, NULL},   {"timeout", &timeout_s, NULL},
-                      {"spin", NULL, &spin},       {"json", NULL, &json},
+    cli_opt opts[] = {{"node", &node, NULL},     {"region", &region, NULL},
+                      {"count", &count_s, NULL}, {"timeout", &timeout_s, NULL},
+                      {"spin", NULL, &spin},     {"json", NULL, &json},
                       {NULL, NULL, NULL}};
     if (cli_parse(argc, argv, opts, pos, 0, &npos) != CLI_EXIT_OK)
         return CLI_EXIT_USAGE;

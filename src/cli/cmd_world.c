@@ -49,8 +49,8 @@ static uint64_t next_rand(player *p)
 static void make_input(player *p, gosr_event *ev)
 {
     uint64_t r = next_rand(p);
-    gosr_entity target = {(1ull << 32) | (r >> 8) % (p->targets ? p->targets
-                                                                 : 1)};
+    gosr_entity target = {(1ull << 32) |
+                          (r >> 8) % (p->targets ? p->targets : 1)};
     int64_t v = (int64_t)(r % 5) - 2;
     switch (r % 3) {
     case 0:
@@ -83,9 +83,9 @@ static void *player_main(void *arg)
 
 /* Options after parsing. */
 typedef struct run_opts {
-    const char *data, *log;     /* --data DIR, --log FILE */
+    const char *data, *log; /* --data DIR, --log FILE */
     uint64_t ticks, rate, entities, capacity, seed, inputs;
-    bool json;                  /* --json */
+    bool json; /* --json */
 } run_opts;
 
 static void print_summary(const run_opts *o, gosr_tick *t, gosr_world *w,
@@ -97,14 +97,13 @@ static void print_summary(const run_opts *o, gosr_tick *t, gosr_world *w,
     gosr_tick_get_stats(t, &st);
     gosr_tick_last_hash(t, &h);
     gosr_hash_hex(&h, hex);
-    json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-                          "ok", 1, "ticks", (json_int_t)st.ticks, "entities",
-                          (json_int_t)gosr_world_count(w), "inputs",
-                          (json_int_t)st.events, "p50_ns",
-                          (json_int_t)st.p50_ns, "p99_ns",
-                          (json_int_t)st.p99_ns, "late", (json_int_t)st.late,
-                          "missed", (json_int_t)st.missed, "submitted",
-                          (json_int_t)p->submitted, "hash", hex);
+    json_t *j = json_pack(
+        "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ok", 1, "ticks",
+        (json_int_t)st.ticks, "entities", (json_int_t)gosr_world_count(w),
+        "inputs", (json_int_t)st.events, "p50_ns", (json_int_t)st.p50_ns,
+        "p99_ns", (json_int_t)st.p99_ns, "late", (json_int_t)st.late, "missed",
+        (json_int_t)st.missed, "submitted", (json_int_t)p->submitted, "hash",
+        hex);
     if (o->json) {
         cli_print_json(j);
         return;
@@ -113,21 +112,24 @@ static void print_summary(const run_opts *o, gosr_tick *t, gosr_world *w,
     printf("ran %llu ticks at %llu Hz: %u entities, %llu inputs, tick p50 "
            "%.1f us p99 %.1f us, %llu late, %llu missed periods\nhash %s\n",
            (unsigned long long)st.ticks, (unsigned long long)o->rate,
-           gosr_world_count(w), (unsigned long long)st.events,
-           st.p50_ns / 1e3, st.p99_ns / 1e3, (unsigned long long)st.late,
+           gosr_world_count(w), (unsigned long long)st.events, st.p50_ns / 1e3,
+           st.p99_ns / 1e3, (unsigned long long)st.late,
            (unsigned long long)st.missed, hex);
 }
 
 static int run(const run_opts *o, gosr_error *err)
 {
     char path[PATH_MAX];
-    gosr_session_config sc = {.seed = o->seed, .rate_hz = (uint32_t)o->rate,
+    gosr_session_config sc = {.seed = o->seed,
+                              .rate_hz = (uint32_t)o->rate,
                               .capacity = (uint32_t)o->capacity,
                               .kv_capacity = 4096,
                               .spawn = (uint32_t)o->entities};
     snprintf(sc.systems, sizeof sc.systems, "builtin.v1");
-    gosr_world_config wc = {.capacity = sc.capacity, .kv_capacity = 4096,
-                            .seed = sc.seed, .rate_hz = sc.rate_hz};
+    gosr_world_config wc = {.capacity = sc.capacity,
+                            .kv_capacity = 4096,
+                            .seed = sc.seed,
+                            .rate_hz = sc.rate_hz};
     gosr_world *w = NULL;
     gosr_tick *t = NULL;
     gosr_session *log = NULL;
@@ -137,11 +139,12 @@ static int run(const run_opts *o, gosr_error *err)
     if (rc != GOSR_OK)
         return gosr_error_set(err, rc, "mkdir_failed", "%s", o->data);
     if ((rc = gosr_world_create(&wc, path, &w, err)) != GOSR_OK ||
-        (rc = gosr_tick_create(w, &(gosr_tick_config){.rate_hz = sc.rate_hz,
-                                                       .hash_every_tick = true},
+        (rc = gosr_tick_create(w,
+                               &(gosr_tick_config){.rate_hz = sc.rate_hz,
+                                                   .hash_every_tick = true},
                                &t, err)) != GOSR_OK ||
-        (o->log && (rc = gosr_session_create(o->log, &sc, &log, err)) !=
-                       GOSR_OK) ||
+        (o->log &&
+         (rc = gosr_session_create(o->log, &sc, &log, err)) != GOSR_OK) ||
         (rc = gosr_sim_setup(w, &sc, err)) != GOSR_OK ||
         (rc = gosr_sim_install(t, sc.systems, err)) != GOSR_OK)
         goto out;
@@ -150,8 +153,8 @@ static int run(const run_opts *o, gosr_error *err)
         p.rng = gosr_time_mono_ns() | 1;
     p.t = t;
     pthread_t th;
-    bool threaded = p.per_sec > 0 &&
-                    pthread_create(&th, NULL, player_main, &p) == 0;
+    bool threaded =
+        p.per_sec > 0 && pthread_create(&th, NULL, player_main, &p) == 0;
     g_running = t;
     rc = gosr_tick_run(t, o->ticks, err);
     g_running = NULL;
@@ -170,8 +173,9 @@ out:
 static int parse_num(const char *s, uint64_t def, uint64_t max, uint64_t *out)
 {
     *out = def;
-    return !s || (cli_parse_u64(s, out) == GOSR_OK && *out <= max) ? GOSR_OK
-                                                                   : GOSR_EINVAL;
+    return !s || (cli_parse_u64(s, out) == GOSR_OK && *out <= max)
+               ? GOSR_OK
+               : GOSR_EINVAL;
 }
 
 static int cmd_world(int argc, char **argv)

@@ -58,29 +58,30 @@ typedef struct arena_header {
  * are fixed at creation; the second cache line holds the live words, which
  * only the writer stores to. */
 typedef struct arena_desc {
-    char name[32];           /* NUL-padded region name */
-    uint64_t offset;         /* data offset from the file start */
-    uint64_t size;           /* data bytes */
-    uint32_t kind;           /* gosr_region_kind */
-    uint32_t elem_size;      /* bytes per element */
-    uint32_t elem_count;     /* elements */
-    uint32_t reserved0;      /* zero */
-    _Atomic uint64_t seq;    /* seqlock: odd while writing; epoch = seq/2 */
-    _Atomic uint32_t futex;  /* bumped on each end_write and on close */
-    uint8_t reserved1[52];   /* zero */
+    char name[32];          /* NUL-padded region name */
+    uint64_t offset;        /* data offset from the file start */
+    uint64_t size;          /* data bytes */
+    uint32_t kind;          /* gosr_region_kind */
+    uint32_t elem_size;     /* bytes per element */
+    uint32_t elem_count;    /* elements */
+    uint32_t reserved0;     /* zero */
+    _Atomic uint64_t seq;   /* seqlock: odd while writing; epoch = seq/2 */
+    _Atomic uint32_t futex; /* bumped on each end_write and on close */
+    uint8_t reserved1[52];  /* zero */
 } arena_desc;
 
 _Static_assert(sizeof(arena_header) == 128, "header is 128 bytes");
 _Static_assert(sizeof(arena_desc) == ARENA_DESC_SIZE, "desc is 128 bytes");
 _Static_assert(ARENA_TABLE_OFFSET + GOSR_ARENA_MAX_REGIONS * ARENA_DESC_SIZE <=
-                   ARENA_HEADER_SIZE, "region table fits the header page");
+                   ARENA_HEADER_SIZE,
+               "region table fits the header page");
 
 struct gosr_arena {
-    uint8_t *base;      /* mapping start */
-    size_t len;         /* mapping length */
-    bool writer;        /* read-write handle of the creating process */
-    arena_header *hdr;  /* == base */
-    uint32_t nregions;  /* validated region count */
+    uint8_t *base;     /* mapping start */
+    size_t len;        /* mapping length */
+    bool writer;       /* read-write handle of the creating process */
+    arena_header *hdr; /* == base */
+    uint32_t nregions; /* validated region count */
     gosr_region_info info[GOSR_ARENA_MAX_REGIONS]; /* validated copies */
     bool open[GOSR_ARENA_MAX_REGIONS]; /* writer: window open per region */
 };
@@ -173,10 +174,12 @@ static int check_desc(const arena_desc *d, uint32_t i, size_t len,
         return gosr_error_set(err, GOSR_EFORMAT, "arena_region_bad_elems",
                               "region '%s': %u x %u bytes exceed its size",
                               d->name, d->elem_count, d->elem_size);
-    *info = (gosr_region_info){.index = i, .kind = d->kind,
+    *info = (gosr_region_info){.index = i,
+                               .kind = d->kind,
                                .elem_size = d->elem_size,
                                .elem_count = d->elem_count,
-                               .offset = d->offset, .size = d->size};
+                               .offset = d->offset,
+                               .size = d->size};
     memcpy(info->name, d->name, strlen(d->name) + 1);
     return GOSR_OK;
 }
@@ -195,10 +198,9 @@ static int check_regions(gosr_arena *a, gosr_error *err)
                                       "region '%s' appears twice", q->name);
             if (q->offset < p->offset + p->size &&
                 p->offset < q->offset + q->size)
-                return gosr_error_set(err, GOSR_EFORMAT,
-                                      "arena_regions_overlap",
-                                      "regions '%s' and '%s' overlap",
-                                      p->name, q->name);
+                return gosr_error_set(
+                    err, GOSR_EFORMAT, "arena_regions_overlap",
+                    "regions '%s' and '%s' overlap", p->name, q->name);
         }
     }
     a->nregions = a->hdr->region_count;
@@ -216,9 +218,9 @@ static int plan_layout(const gosr_region_spec *specs, size_t n,
                               "%zu regions (1..%d)", n, GOSR_ARENA_MAX_REGIONS);
     uint64_t off = ARENA_HEADER_SIZE;
     for (size_t i = 0; i < n; i++) {
-        uint64_t sz = specs[i].size ? specs[i].size
-                                    : (uint64_t)specs[i].elem_size *
-                                          specs[i].elem_count;
+        uint64_t sz = specs[i].size
+                          ? specs[i].size
+                          : (uint64_t)specs[i].elem_size * specs[i].elem_count;
         if (!specs[i].name || !name_ok(specs[i].name, GOSR_ARENA_NAME_MAX))
             return gosr_error_set(err, GOSR_EINVAL, "arena_bad_region_name",
                                   "region %zu: bad name", i);
@@ -239,9 +241,9 @@ static int plan_layout(const gosr_region_spec *specs, size_t n,
     return GOSR_OK;
 }
 
-static void init_header(uint8_t *base, const gosr_region_spec *specs,
-                        size_t n, const uint64_t *offsets,
-                        const uint64_t *sizes, uint64_t total)
+static void init_header(uint8_t *base, const gosr_region_spec *specs, size_t n,
+                        const uint64_t *offsets, const uint64_t *sizes,
+                        uint64_t total)
 {
     arena_header *h = (arena_header *)base;
     memcpy(h->magic, ARENA_MAGIC, 8);
@@ -255,8 +257,8 @@ static void init_header(uint8_t *base, const gosr_region_spec *specs,
     h->endian = ARENA_ENDIAN;
     atomic_store(&h->state, ARENA_STATE_LIVE);
     for (size_t i = 0; i < n; i++) {
-        arena_desc *d = (arena_desc *)(base + ARENA_TABLE_OFFSET +
-                                       i * ARENA_DESC_SIZE);
+        arena_desc *d =
+            (arena_desc *)(base + ARENA_TABLE_OFFSET + i * ARENA_DESC_SIZE);
         memcpy(d->name, specs[i].name, strlen(specs[i].name));
         d->offset = offsets[i];
         d->size = sizes[i];
@@ -296,9 +298,9 @@ static int map_new(const char *path, char *tmp, size_t tmpcap, uint64_t total,
     } else {
         void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED)
-            rc = gosr_error_set(err, gosr_status_from_errno(errno),
-                                "arena_map_failed", "mmap: %s",
-                                strerror(errno));
+            rc =
+                gosr_error_set(err, gosr_status_from_errno(errno),
+                               "arena_map_failed", "mmap: %s", strerror(errno));
         else
             *base = m;
     }
@@ -365,9 +367,9 @@ static int map_reader(const char *path, uint8_t **base, size_t *len,
     } else {
         void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED)
-            rc = gosr_error_set(err, gosr_status_from_errno(errno),
-                                "arena_map_failed", "mmap: %s",
-                                strerror(errno));
+            rc =
+                gosr_error_set(err, gosr_status_from_errno(errno),
+                               "arena_map_failed", "mmap: %s", strerror(errno));
         else {
             *base = m;
             *len = (size_t)st.st_size;
@@ -377,8 +379,7 @@ static int map_reader(const char *path, uint8_t **base, size_t *len,
     return rc;
 }
 
-int gosr_arena_open_reader(const char *path, gosr_arena **out,
-                           gosr_error *err)
+int gosr_arena_open_reader(const char *path, gosr_arena **out, gosr_error *err)
 {
     gosr_arena *a = gosr_calloc(1, sizeof *a);
     if (!a)
@@ -452,7 +453,8 @@ uint64_t gosr_arena_epoch(const gosr_arena *a, int region)
     if (!valid_index(a, region))
         return 0;
     return atomic_load_explicit(&desc_at(a, region)->seq,
-                                memory_order_acquire) / 2;
+                                memory_order_acquire) /
+           2;
 }
 
 bool gosr_arena_writer_closed(const gosr_arena *a)

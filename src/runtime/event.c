@@ -50,7 +50,8 @@ uint32_t event__get_u32(const uint8_t *p)
 
 uint64_t event__get_u64(const uint8_t *p)
 {
-    return (uint64_t)event__get_u32(p) | ((uint64_t)event__get_u32(p + 4) << 32);
+    return (uint64_t)event__get_u32(p) |
+           ((uint64_t)event__get_u32(p + 4) << 32);
 }
 
 /* ---- name grammar ------------------------------------------------------- */
@@ -90,8 +91,7 @@ static const char *parse_version(const char *s, uint32_t *v)
     return *s == ':' ? s + 1 : NULL;
 }
 
-int gosr_event_name_parse(const char *s, gosr_event_name *out,
-                          gosr_error *err)
+int gosr_event_name_parse(const char *s, gosr_event_name *out, gosr_error *err)
 {
     gosr_event_name n = {0};
     if (!s || strnlen(s, GOSR_EVENT_NAME_MAX + 1) > GOSR_EVENT_NAME_MAX)
@@ -118,7 +118,8 @@ int gosr_event_name_parse(const char *s, gosr_event_name *out,
     }
     return gosr_error_set(err, GOSR_EINVAL, "event_name_bad_state",
                           "'%s': state must be requested, processing, "
-                          "completed or failed", s);
+                          "completed or failed",
+                          s);
 }
 
 bool gosr_event_name_valid(const char *s)
@@ -135,9 +136,11 @@ static bool utf8_ok(const uint8_t *p, size_t n)
     size_t i = 0;
     while (i < n) {
         uint8_t c = p[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2
-                                  : (c & 0xf0) == 0xe0 ? 3
-                                  : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
         if (c == 0 || len == 0 || i + len > n)
             return false;
         uint32_t cp = len == 1 ? c : c & (0x7f >> len);
@@ -230,16 +233,18 @@ int gosr_event_set_trace(gosr_event *ev, const char *key, const char *value,
     char *k = NULL, *v = NULL;
     int rc = set_string(&k, key, GOSR_EVENT_TRACE_KEY_MAX, "trace key", err);
     if (rc == GOSR_OK)
-        rc = set_string(&v, value, GOSR_EVENT_TRACE_VAL_MAX, "trace value",
-                        err);
-    gosr_trace_kv *arr = rc == GOSR_OK && !replace
-        ? gosr_realloc(ev->trace, (ev->ntrace + 1) * sizeof *arr) : ev->trace;
+        rc =
+            set_string(&v, value, GOSR_EVENT_TRACE_VAL_MAX, "trace value", err);
+    gosr_trace_kv *arr =
+        rc == GOSR_OK && !replace
+            ? gosr_realloc(ev->trace, (ev->ntrace + 1) * sizeof *arr)
+            : ev->trace;
     if (rc != GOSR_OK || !arr) {
         gosr_free(k);
         gosr_free(v);
-        return rc != GOSR_OK ? rc
-                             : gosr_error_set(err, GOSR_ENOMEM,
-                                              "out_of_memory", "trace");
+        return rc != GOSR_OK
+                   ? rc
+                   : gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "trace");
     }
     ev->trace = arr;
     if (replace) {
@@ -472,8 +477,8 @@ static int decode_trace(cursor *c, gosr_event *ev, gosr_error *err)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "trace");
     for (uint32_t i = 0; i < *np; i++) {
         gosr_trace_kv *kv = &ev->trace[i];
-        int rc = take_str(c, 1, GOSR_EVENT_TRACE_KEY_MAX, &kv->key,
-                          "trace key", err);
+        int rc = take_str(c, 1, GOSR_EVENT_TRACE_KEY_MAX, &kv->key, "trace key",
+                          err);
         if (rc != GOSR_OK)
             return rc;
         ev->ntrace++;

@@ -40,8 +40,8 @@ static const char k_schema[] =
 
 static int db_error(sqlite3 *db, gosr_error *err, const char *what)
 {
-    return gosr_error_set(err, GOSR_EIO, "ledger_sqlite_error", "%s: %s",
-                          what, db ? sqlite3_errmsg(db) : "no connection");
+    return gosr_error_set(err, GOSR_EIO, "ledger_sqlite_error", "%s: %s", what,
+                          db ? sqlite3_errmsg(db) : "no connection");
 }
 
 /* ---- canonical encoding ------------------------------------------------- */
@@ -70,8 +70,8 @@ int gosr_ledger_row_encode(const gosr_ledger_row *r, gosr_buf *out)
         rc = put_i64(out, r->seq);
     if (rc == GOSR_OK)
         rc = put_i64(out, r->time_ns);
-    const char *f[6] = {r->actor, r->action, r->subject, r->version,
-                        r->reason, r->evidence};
+    const char *f[6] = {r->actor,   r->action, r->subject,
+                        r->version, r->reason, r->evidence};
     for (int i = 0; i < 6 && rc == GOSR_OK; i++)
         rc = put_text(out, f[i]);
     return rc;
@@ -101,15 +101,16 @@ int gosr_ledger_open(const char *path, gosr_ledger **out, gosr_error *err)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "ledger");
     int rc = GOSR_OK;
     if (sqlite3_open_v2(path, &l->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
         rc = db_error(l->db, err, "open");
         goto out_close;
     }
     sqlite3_busy_timeout(l->db, 10000);
-    if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL;"
-                            "PRAGMA synchronous=FULL;", NULL, NULL, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_exec(l->db,
+                     "PRAGMA journal_mode=WAL;"
+                     "PRAGMA synchronous=FULL;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(l->db, k_schema, NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_error(l->db, err, "schema");
         goto out_close;
@@ -121,7 +122,8 @@ int gosr_ledger_open(const char *path, gosr_ledger **out, gosr_error *err)
         l->safe_mode = true;
         gosr_log(GOSR_LOG_ERROR, "ledger",
                  "%s: chain broken at seq %lld (%s); safe mode: activations "
-                 "refused", path, (long long)bad, verr.detail);
+                 "refused",
+                 path, (long long)bad, verr.detail);
         rc = GOSR_OK;
     } else if (rc != GOSR_OK) {
         if (err)
@@ -213,9 +215,10 @@ static int read_head(sqlite3 *db, int64_t *seq, uint8_t hash[32])
     sqlite3_stmt *st;
     *seq = 0;
     memset(hash, 0, 32);
-    if (sqlite3_prepare_v2(db, "SELECT seq, row_hash FROM ledger "
-                               "ORDER BY seq DESC LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT seq, row_hash FROM ledger "
+                           "ORDER BY seq DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
         return GOSR_EIO;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -230,14 +233,19 @@ static int read_head(sqlite3 *db, int64_t *seq, uint8_t hash[32])
 static int insert_row(sqlite3 *db, const gosr_ledger_row *r)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO ledger VALUES "
-                               "(?,?,?,?,?,?,?,?,?,?)", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO ledger VALUES "
+                           "(?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
         return GOSR_EIO;
     sqlite3_bind_int64(st, 1, r->seq);
     sqlite3_bind_int64(st, 2, r->time_ns);
-    const char *f[6] = {r->actor, r->action, r->subject, r->version,
-                        r->reason ? r->reason : "", r->evidence};
+    const char *f[6] = {r->actor,
+                        r->action,
+                        r->subject,
+                        r->version,
+                        r->reason ? r->reason : "",
+                        r->evidence};
     for (int i = 0; i < 6; i++)
         sqlite3_bind_text(st, 3 + i, f[i], -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 9, r->prev_hash, 32, SQLITE_STATIC);
@@ -300,7 +308,8 @@ static char *col_text(sqlite3_stmt *st, int i)
         return NULL;
     const unsigned char *s = sqlite3_column_text(st, i);
     return s ? gosr_strndup((const char *)s,
-                            (size_t)sqlite3_column_bytes(st, i)) : NULL;
+                            (size_t)sqlite3_column_bytes(st, i))
+             : NULL;
 }
 
 /* Fills a row from the statement; false when a column has the wrong type
@@ -310,8 +319,8 @@ static bool load_row(sqlite3_stmt *st, gosr_ledger_row *r)
     memset(r, 0, sizeof *r);
     r->seq = sqlite3_column_int64(st, 0);
     r->time_ns = sqlite3_column_int64(st, 1);
-    char **f[6] = {&r->actor, &r->action, &r->subject, &r->version,
-                   &r->reason, &r->evidence};
+    char **f[6] = {&r->actor,   &r->action, &r->subject,
+                   &r->version, &r->reason, &r->evidence};
     bool ok = sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
               sqlite3_column_type(st, 1) == SQLITE_INTEGER;
     for (int i = 0; i < 6; i++)

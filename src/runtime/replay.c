@@ -54,10 +54,10 @@ static int write_record(int fd, uint8_t type, const gosr_buf *body,
     if (rc == GOSR_OK)
         rc = gosr_io_write_all(fd, rec.data, rec.len);
     gosr_buf_free(&rec);
-    return rc == GOSR_OK ? GOSR_OK
-                         : gosr_error_set(err, rc, "session_write_failed",
-                                          "appending a record: %s",
-                                          gosr_strerror(rc));
+    return rc == GOSR_OK
+               ? GOSR_OK
+               : gosr_error_set(err, rc, "session_write_failed",
+                                "appending a record: %s", gosr_strerror(rc));
 }
 
 static int encode_config(const gosr_session_config *c, gosr_buf *b)
@@ -85,8 +85,8 @@ static int encode_config(const gosr_session_config *c, gosr_buf *b)
 int gosr_session_create(const char *path, const gosr_session_config *cfg,
                         gosr_session **out, gosr_error *err)
 {
-    int fd = gosr_io()->open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND,
-                             0644);
+    int fd =
+        gosr_io()->open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0644);
     if (fd < 0)
         return gosr_error_set(err, gosr_status_from_errno(errno),
                               "session_create_failed", "%s: %s", path,
@@ -180,8 +180,7 @@ void gosr_session_close(gosr_session *s)
 
 /* Reads the next record into body. GOSR_ENOENT at a clean end of file;
  * GOSR_EAGAIN for a partial record at the end (a crash mid-append). */
-static int read_record(FILE *f, uint8_t *type, gosr_buf *body,
-                       gosr_error *err)
+static int read_record(FILE *f, uint8_t *type, gosr_buf *body, gosr_error *err)
 {
     uint8_t head[5], check[REC_CHECK_LEN], want[REC_CHECK_LEN];
     size_t got = fread(head, 1, 5, f);
@@ -241,14 +240,13 @@ bad:
 /* ---- replay ------------------------------------------------------------- */
 
 typedef struct replay_ctx {
-    gosr_world *w;       /* rebuilt world */
-    gosr_tick *t;        /* fresh loop over it */
-    gosr_buf body;       /* record scratch */
+    gosr_world *w; /* rebuilt world */
+    gosr_tick *t;  /* fresh loop over it */
+    gosr_buf body; /* record scratch */
 } replay_ctx;
 
 /* Feeds one TICK record's events, runs the tick and compares hashes. */
-static int replay_tick(replay_ctx *x, gosr_replay_result *res,
-                       gosr_error *err)
+static int replay_tick(replay_ctx *x, gosr_replay_result *res, gosr_error *err)
 {
     const uint8_t *p = x->body.data, *end = p + x->body.len;
     if (x->body.len < 12 + 32)
@@ -273,8 +271,8 @@ static int replay_tick(replay_ctx *x, gosr_replay_result *res,
             (ev.tick != tick || memcmp(ev.id, id, sizeof id) != 0))
             rc = gosr_error_set(err, GOSR_EFORMAT, "session_event_mismatch",
                                 "event %u of tick %llu has another tick or "
-                                "id than its admission gives", i,
-                                (unsigned long long)tick);
+                                "id than its admission gives",
+                                i, (unsigned long long)tick);
         if (rc == GOSR_OK)
             rc = gosr_tick_submit(x->t, &ev);
         gosr_event_clear(&ev);
@@ -308,10 +306,13 @@ static int replay_setup(replay_ctx *x, const gosr_session_config *c,
                         gosr_systems_install_fn install, gosr_error *err)
 {
     gosr_world_config wc = {.capacity = c->capacity,
-                            .kv_capacity = c->kv_capacity, .seed = c->seed,
+                            .kv_capacity = c->kv_capacity,
+                            .seed = c->seed,
                             .rate_hz = c->rate_hz};
-    gosr_tick_config tc = {.rate_hz = c->rate_hz, .hash_every_tick = true,
-                           .no_sleep = true, .max_events = 4096,
+    gosr_tick_config tc = {.rate_hz = c->rate_hz,
+                           .hash_every_tick = true,
+                           .no_sleep = true,
+                           .max_events = 4096,
                            .max_queue = 4096};
     int rc = gosr_world_create(&wc, NULL, &x->w, err);
     if (rc == GOSR_OK)

@@ -200,9 +200,10 @@ int gosr_sim_setup(gosr_world *w, const gosr_session_config *cfg,
         rc = gosr_world_spawn(w, &slot, &e);
     }
     gosr_world_commit(w, false);
-    return rc == GOSR_OK ? GOSR_OK
-                         : gosr_error_set(err, rc, "scenario_spawn_failed",
-                                          "spawning %u entities (capacity "
-                                          "%u)", cfg->spawn,
-                                          gosr_world_get_config(w)->capacity);
+    return rc == GOSR_OK
+               ? GOSR_OK
+               : gosr_error_set(err, rc, "scenario_spawn_failed",
+                                "spawning %u entities (capacity "
+                                "%u)",
+                                cfg->spawn, gosr_world_get_config(w)->capacity);
 }

@@ -28,21 +28,21 @@ typedef struct tick_system {
 } tick_system;
 
 struct gosr_tick {
-    gosr_world *w;              /* borrowed; the simulated world */
-    gosr_tick_config cfg;       /* effective configuration */
+    gosr_world *w;                     /* borrowed; the simulated world */
+    gosr_tick_config cfg;              /* effective configuration */
     tick_system sys[TICK_MAX_SYSTEMS]; /* systems in execution order */
-    uint32_t nsys;              /* registered systems */
-    pthread_mutex_t qlock;      /* guards queue and qlen */
-    gosr_event *queue;          /* pending inputs, FIFO; owned */
-    uint32_t qlen;              /* pending count */
-    gosr_event *batch;          /* inputs admitted to the running tick */
-    uint32_t nbatch;            /* admitted count */
-    gosr_session *log;          /* borrowed or NULL */
-    uint64_t *times;            /* ring of tick durations (ns) */
-    uint64_t ntimes;            /* durations recorded in total */
-    gosr_tick_stats st;         /* counters (percentiles computed on read) */
-    atomic_bool stop;           /* set by gosr_tick_stop */
-    gosr_hash last_hash;        /* hash after the last hashed tick */
+    uint32_t nsys;                     /* registered systems */
+    pthread_mutex_t qlock;             /* guards queue and qlen */
+    gosr_event *queue;                 /* pending inputs, FIFO; owned */
+    uint32_t qlen;                     /* pending count */
+    gosr_event *batch;                 /* inputs admitted to the running tick */
+    uint32_t nbatch;                   /* admitted count */
+    gosr_session *log;                 /* borrowed or NULL */
+    uint64_t *times;                   /* ring of tick durations (ns) */
+    uint64_t ntimes;                   /* durations recorded in total */
+    gosr_tick_stats st;  /* counters (percentiles computed on read) */
+    atomic_bool stop;    /* set by gosr_tick_stop */
+    gosr_hash last_hash; /* hash after the last hashed tick */
 };
 
 gosr_world *tick__world(gosr_tick *t)
@@ -72,7 +72,8 @@ int gosr_tick_create(gosr_world *w, const gosr_tick_config *cfg,
         gosr_tick_destroy(t);
         return gosr_error_set(err, GOSR_EINVAL, "tick_bad_config",
                               "rate %u Hz (max 10000) or max_events > "
-                              "max_queue", rate);
+                              "max_queue",
+                              rate);
     }
     t->queue = gosr_calloc(t->cfg.max_queue, sizeof *t->queue);
     t->batch = gosr_calloc(t->cfg.max_events, sizeof *t->batch);
@@ -178,10 +179,9 @@ static int run_systems(gosr_tick *t, uint64_t tick, gosr_error *err)
     for (uint32_t i = 0; i < t->nsys; i++) {
         int rc = t->sys[i].fn(t->sys[i].ud, t->w, tick, t->batch, t->nbatch);
         if (rc != GOSR_OK)
-            return gosr_error_wrap(err, rc, "system_failed",
-                                   "system '%s' failed at tick %llu: %s",
-                                   t->sys[i].name, (unsigned long long)tick,
-                                   gosr_strerror(rc));
+            return gosr_error_wrap(
+                err, rc, "system_failed", "system '%s' failed at tick %llu: %s",
+                t->sys[i].name, (unsigned long long)tick, gosr_strerror(rc));
     }
     return GOSR_OK;
 }
@@ -259,8 +259,8 @@ static int cmp_u64(const void *a, const void *b)
 void gosr_tick_get_stats(const gosr_tick *t, gosr_tick_stats *out)
 {
     *out = t->st;
-    uint64_t n = t->ntimes < t->cfg.stats_window ? t->ntimes
-                                                 : t->cfg.stats_window;
+    uint64_t n =
+        t->ntimes < t->cfg.stats_window ? t->ntimes : t->cfg.stats_window;
     uint64_t *v = n ? gosr_malloc(n * sizeof *v) : NULL;
     if (!v)
         return;

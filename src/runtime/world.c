@@ -24,19 +24,19 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define WORLD_MAX_KV (1u << 20)
 
 struct gosr_world {
-    gosr_world_config cfg;     /* effective configuration */
-    gosr_arena *arena;         /* owned; writer handle */
-    int r_meta, r_ent, r_kv;   /* region indexes */
-    gosr_world_meta *meta;     /* arena data of "meta" */
-    gosr_entity_slot *slots;   /* arena data of "entities" */
-    gosr_kv_slot *kv;          /* arena data of "kv" */
-    bool in_batch;             /* between begin and commit */
-    uint32_t count;            /* live entities */
-    uint32_t free_hint;        /* no free slot below this index */
-    uint32_t high;             /* slots ever used: [0, high) */
-    uint32_t kv_count;         /* used kv entries */
-    uint32_t kv_high;          /* kv entries ever used: [0, kv_high) */
-    uint64_t tick;             /* ticks committed */
+    gosr_world_config cfg;   /* effective configuration */
+    gosr_arena *arena;       /* owned; writer handle */
+    int r_meta, r_ent, r_kv; /* region indexes */
+    gosr_world_meta *meta;   /* arena data of "meta" */
+    gosr_entity_slot *slots; /* arena data of "entities" */
+    gosr_kv_slot *kv;        /* arena data of "kv" */
+    bool in_batch;           /* between begin and commit */
+    uint32_t count;          /* live entities */
+    uint32_t free_hint;      /* no free slot below this index */
+    uint32_t high;           /* slots ever used: [0, high) */
+    uint32_t kv_count;       /* used kv entries */
+    uint32_t kv_high;        /* kv entries ever used: [0, kv_high) */
+    uint64_t tick;           /* ticks committed */
 };
 
 static uint32_t idx_of(gosr_entity e)
@@ -119,12 +119,18 @@ int gosr_world_create(const gosr_world_config *cfg, const char *arena_path,
     if (rc != GOSR_OK)
         goto out_free;
     gosr_region_spec specs[3] = {
-        {.name = "meta", .kind = GOSR_REGION_META,
-         .elem_size = sizeof(gosr_world_meta), .elem_count = 1},
-        {.name = "entities", .kind = GOSR_REGION_ENTITIES,
-         .elem_size = sizeof(gosr_entity_slot), .elem_count = w->cfg.capacity},
-        {.name = "kv", .kind = GOSR_REGION_KV,
-         .elem_size = sizeof(gosr_kv_slot), .elem_count = w->cfg.kv_capacity},
+        {.name = "meta",
+         .kind = GOSR_REGION_META,
+         .elem_size = sizeof(gosr_world_meta),
+         .elem_count = 1},
+        {.name = "entities",
+         .kind = GOSR_REGION_ENTITIES,
+         .elem_size = sizeof(gosr_entity_slot),
+         .elem_count = w->cfg.capacity},
+        {.name = "kv",
+         .kind = GOSR_REGION_KV,
+         .elem_size = sizeof(gosr_kv_slot),
+         .elem_count = w->cfg.kv_capacity},
     };
     if ((rc = gosr_arena_create(arena_path, specs, 3, &w->arena, err)) !=
         GOSR_OK)
@@ -499,8 +505,7 @@ int gosr_world_kv_get(const gosr_world *w, gosr_entity e, const char *module,
     if (!kv_name_ok(module, GOSR_KV_MODULE_MAX) ||
         !kv_name_ok(key, GOSR_KV_KEY_MAX))
         return GOSR_EINVAL;
-    const gosr_kv_slot *k = lookup(w, e) ? kv_find(w, e.id, module, key)
-                                         : NULL;
+    const gosr_kv_slot *k = lookup(w, e) ? kv_find(w, e.id, module, key) : NULL;
     if (!k)
         return GOSR_ENOENT;
     if (len)

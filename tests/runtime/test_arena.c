@@ -98,7 +98,8 @@ GOSR_TEST(create_rejects_bad_specs)
 {
     gosr_arena *a = NULL;
     gosr_error err;
-    gosr_region_spec dup[2] = {{.name = "x", .size = 8}, {.name = "x", .size = 8}};
+    gosr_region_spec dup[2] = {{.name = "x", .size = 8},
+                               {.name = "x", .size = 8}};
     CHECK_STATUS(gosr_arena_create(NULL, dup, 2, &a, &err), GOSR_EINVAL);
     CHECK_STR(err.reason, "arena_duplicate_region");
     gosr_region_spec bad[1] = {{.name = "Bad Name", .size = 8}};
@@ -123,7 +124,8 @@ static void expect_refused(const uint8_t *img, size_t len, size_t off,
     if (plen)
         memcpy(copy + off, patch, plen);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(write(fd, copy, trunc ? trunc : len) == (ssize_t)(trunc ? trunc : len));
+    CHECK(write(fd, copy, trunc ? trunc : len) ==
+          (ssize_t)(trunc ? trunc : len));
     close(fd);
     gosr_arena *r = NULL;
     gosr_error err = {0};
@@ -388,8 +390,7 @@ GOSR_TEST(read_waits_out_open_window)
     uint64_t e;
     /* A window that stays open makes a read time out, never return torn
      * data. */
-    CHECK_STATUS(gosr_arena_read(r, 1, buf, sizeof buf, &e, 50),
-                 GOSR_ETIMEOUT);
+    CHECK_STATUS(gosr_arena_read(r, 1, buf, sizeof buf, &e, 50), GOSR_ETIMEOUT);
     CHECK_STATUS(gosr_arena_read(a, 1, buf, sizeof buf, &e, 50), GOSR_ESTATE);
     gosr_arena_end_write(a, 1);
     CHECK_OK(gosr_arena_read(r, 1, buf, sizeof buf, &e, 50));

@@ -14,7 +14,9 @@ GOSR_TEST(name_grammar)
     const char *good[] = {"storage:fetch_chunk:v1:requested",
                           "ai:answer:v2:completed", "a:b:v65535:failed",
                           "world:spawn:v1:processing", "x1_y:a_2:v10:failed"};
-    const char *bad[] = {"", "storage", "storage:fetch:v1",
+    const char *bad[] = {"",
+                         "storage",
+                         "storage:fetch:v1",
                          "Storage:fetch:v1:requested",
                          "storage:Fetch:v1:requested",
                          "storage:fetch:1:requested",
@@ -24,8 +26,10 @@ GOSR_TEST(name_grammar)
                          "storage:fetch:v1:done",
                          "storage:fetch:v1:requested:",
                          "storage:fetch:v1:requestedx",
-                         ":fetch:v1:requested", "1st:fetch:v1:requested",
-                         "st-x:fetch:v1:requested", "s::v1:requested",
+                         ":fetch:v1:requested",
+                         "1st:fetch:v1:requested",
+                         "st-x:fetch:v1:requested",
+                         "s::v1:requested",
                          "storage:fetch:v:requested"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         if (!gosr_event_name_valid(good[i]))
@@ -160,8 +164,8 @@ GOSR_TEST(deterministic_ids)
 }
 
 /* Decodes a mutated copy; must fail with the given status. */
-static void expect_bad(const gosr_buf *b, size_t off, uint8_t val,
-                       size_t len, int want, const char *reason)
+static void expect_bad(const gosr_buf *b, size_t off, uint8_t val, size_t len,
+                       int want, const char *reason)
 {
     uint8_t *copy = malloc(b->len + 1);
     memcpy(copy, b->data, b->len);

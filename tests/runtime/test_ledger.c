@@ -24,9 +24,12 @@ static char *db_path(void)
 static int append(gosr_ledger *l, const char *action, const char *subject,
                   const char *evidence, gosr_error *err)
 {
-    gosr_ledger_row r = {.actor = "operator:alice", .action = (char *)action,
-                         .subject = (char *)subject, .version = "1.2.0",
-                         .reason = "test", .evidence = (char *)evidence};
+    gosr_ledger_row r = {.actor = "operator:alice",
+                         .action = (char *)action,
+                         .subject = (char *)subject,
+                         .version = "1.2.0",
+                         .reason = "test",
+                         .evidence = (char *)evidence};
     return gosr_ledger_append(l, &r, err);
 }
 
@@ -37,8 +40,10 @@ GOSR_TEST(append_and_verify)
     gosr_error err;
     REQUIRE(gosr_ledger_open(path, &l, &err) == GOSR_OK);
     CHECK(!gosr_ledger_safe_mode(l));
-    gosr_ledger_row r = {.actor = "pipeline", .action = "activate",
-                         .subject = "arena.combat", .version = "1.0.0",
+    gosr_ledger_row r = {.actor = "pipeline",
+                         .action = "activate",
+                         .subject = "arena.combat",
+                         .version = "1.0.0",
                          .evidence = "{\"b\": 2, \"a\": [1, 2]}"};
     CHECK_OK(gosr_ledger_append(l, &r, &err));
     CHECK_UINT(r.seq, ==, 1);
@@ -110,21 +115,22 @@ GOSR_TEST(tamper_with_sqlite3_cli)
     gosr_error err;
     REQUIRE(gosr_ledger_open(path, &l, &err) == GOSR_OK);
     for (int i = 0; i < 6; i++)
-        CHECK_OK(append(l, i % 2 ? "rollback" : "activate", "arena.loot",
-                        NULL, &err));
+        CHECK_OK(append(l, i % 2 ? "rollback" : "activate", "arena.loot", NULL,
+                        &err));
     gosr_ledger_close(l);
     /* An attacker with file access drops the trigger and edits row 4. */
     CHECK_EQ(gosr_test_system("sqlite3 '%s' \"DROP TRIGGER ledger_no_update; "
                               "UPDATE ledger SET version='6.6.6' WHERE "
-                              "seq=4;\"", path), 0);
+                              "seq=4;\"",
+                              path),
+             0);
     REQUIRE(gosr_ledger_open(path, &l, &err) == GOSR_OK);
     CHECK(gosr_ledger_safe_mode(l));
     int64_t bad = 0;
     CHECK_STATUS(gosr_ledger_verify(l, &bad, &err), GOSR_ECORRUPT);
     CHECK_EQ(bad, 4);
     CHECK_STR(err.reason, "ledger_chain_broken");
-    CHECK_STATUS(append(l, "activate", "arena.loot", NULL, &err),
-                 GOSR_EDENIED);
+    CHECK_STATUS(append(l, "activate", "arena.loot", NULL, &err), GOSR_EDENIED);
     CHECK_STR(err.reason, "ledger_chain_broken");
     CHECK_OK(append(l, "rollback", "arena.loot", NULL, &err));
     gosr_ledger_close(l);
@@ -136,7 +142,9 @@ GOSR_TEST(tamper_with_sqlite3_cli)
         append(l, "activate", "m", NULL, &err);
     gosr_ledger_close(l);
     CHECK_EQ(gosr_test_system("sqlite3 '%s' \"DROP TRIGGER ledger_no_delete; "
-                              "DELETE FROM ledger WHERE seq=2;\"", p2), 0);
+                              "DELETE FROM ledger WHERE seq=2;\"",
+                              p2),
+             0);
     REQUIRE(gosr_ledger_open(p2, &l, &err) == GOSR_OK);
     CHECK(gosr_ledger_safe_mode(l));
     CHECK_STATUS(gosr_ledger_verify(l, &bad, &err), GOSR_ECORRUPT);
@@ -149,7 +157,8 @@ GOSR_TEST(tamper_with_sqlite3_cli)
     gosr_ledger_close(l);
     CHECK_EQ(gosr_test_system("sqlite3 '%s' \"DROP TRIGGER ledger_no_update; "
                               "UPDATE ledger SET row_hash='x' WHERE seq=1;\"",
-                              p3), 0);
+                              p3),
+             0);
     REQUIRE(gosr_ledger_open(p3, &l, &err) == GOSR_OK);
     CHECK(gosr_ledger_safe_mode(l));
     gosr_ledger_close(l);
@@ -168,8 +177,8 @@ static void append_forever(const char *path, int ready)
     if (write(ready, &ok, 1) != 1)
         _exit(11);
     for (int i = 0;; i++) {
-        const char *ev = i % 2 ? "{\"canary\":{\"errors\":0,\"p99_ms\":3}}"
-                               : NULL;
+        const char *ev =
+            i % 2 ? "{\"canary\":{\"errors\":0,\"p99_ms\":3}}" : NULL;
         if (append(l, i % 3 ? "activate" : "rollback", "arena.combat", ev,
                    NULL) != GOSR_OK)
             _exit(12);

@@ -17,11 +17,15 @@
 /* Records a session of TICKS ticks at `path`; returns the final hash. */
 static void record(const char *path, gosr_hash *final)
 {
-    gosr_session_config sc = {.seed = 9, .rate_hz = 30, .capacity = 256,
-                              .kv_capacity = 64, .spawn = 40};
+    gosr_session_config sc = {.seed = 9,
+                              .rate_hz = 30,
+                              .capacity = 256,
+                              .kv_capacity = 64,
+                              .spawn = 40};
     snprintf(sc.systems, sizeof sc.systems, "builtin.v1");
     gosr_world_config wc = {.capacity = sc.capacity,
-                            .kv_capacity = sc.kv_capacity, .seed = sc.seed};
+                            .kv_capacity = sc.kv_capacity,
+                            .seed = sc.seed};
     gosr_world *w;
     gosr_tick *t;
     gosr_session *log;
@@ -97,9 +101,9 @@ static int drifting_movement(void *ud, gosr_world *w, uint64_t tick,
 static int install_drifting(gosr_tick *t, const char *id, gosr_error *err)
 {
     int rc = gosr_sim_install(t, id, err);
-    return rc == GOSR_OK ? gosr_tick_add_system(t, "drift", drifting_movement,
-                                                NULL)
-                         : rc;
+    return rc == GOSR_OK
+               ? gosr_tick_add_system(t, "drift", drifting_movement, NULL)
+               : rc;
 }
 
 GOSR_TEST(replay_detects_divergence)
@@ -223,9 +227,12 @@ GOSR_TEST(forged_hash_diverges_via_cli)
     CHECK(res.diverged);
     CHECK_UINT(res.first_divergent_tick, ==, 50);
     CHECK_EQ(gosr_test_system("%s replay --json %s > %s/out.json",
-                              GOSR_CLI_PATH, path, gosr_test_tmpdir()), 3);
+                              GOSR_CLI_PATH, path, gosr_test_tmpdir()),
+             3);
     CHECK_EQ(gosr_test_system("grep -q '\"first_divergent_tick\":50' "
-                              "%s/out.json", gosr_test_tmpdir()), 0);
+                              "%s/out.json",
+                              gosr_test_tmpdir()),
+             0);
     gosr_free(img);
     gosr_free(path);
 }
@@ -253,8 +260,11 @@ static ssize_t failing_write(int fd, const void *p, size_t n)
 GOSR_TEST(failed_append_leaves_whole_records)
 {
     char *path = gosr_asprintf("%s/g.log", gosr_test_tmpdir());
-    gosr_session_config sc = {.seed = 3, .rate_hz = 30, .capacity = 64,
-                              .kv_capacity = 8, .spawn = 10};
+    gosr_session_config sc = {.seed = 3,
+                              .rate_hz = 30,
+                              .capacity = 64,
+                              .kv_capacity = 8,
+                              .spawn = 10};
     snprintf(sc.systems, sizeof sc.systems, "builtin.v1");
     gosr_world_config wc = {.capacity = 64, .kv_capacity = 8, .seed = 3};
     gosr_world *w;

@@ -14,18 +14,18 @@
 
 /* Records what systems saw. */
 typedef struct trace {
-    char order[64];    /* system letters in call order */
-    size_t n;          /* letters */
-    uint64_t ticks[8]; /* tick numbers seen by system 'a' */
-    size_t events[8];  /* events seen by system 'a' per call */
-    char first_user[8][16]; /* user_id of the first event per call */
+    char order[64];          /* system letters in call order */
+    size_t n;                /* letters */
+    uint64_t ticks[8];       /* tick numbers seen by system 'a' */
+    size_t events[8];        /* events seen by system 'a' per call */
+    char first_user[8][16];  /* user_id of the first event per call */
     uint8_t first_id[8][16]; /* id of the first event per call */
     uint64_t first_tick[8];  /* tick stamped on the first event */
-    int fail_at;       /* tick at which system 'b' fails (0 = never) */
+    int fail_at;             /* tick at which system 'b' fails (0 = never) */
 } trace;
 
-static int sys_a(void *ud, gosr_world *w, uint64_t tick,
-                 const gosr_event *ev, size_t n)
+static int sys_a(void *ud, gosr_world *w, uint64_t tick, const gosr_event *ev,
+                 size_t n)
 {
     trace *t = ud;
     (void)w;
@@ -35,7 +35,8 @@ static int sys_a(void *ud, gosr_world *w, uint64_t tick,
         t->ticks[k] = tick;
         t->events[k] = n;
         if (n) {
-            snprintf(t->first_user[k], 16, "%s", ev[0].user_id ? ev[0].user_id : "");
+            snprintf(t->first_user[k], 16, "%s",
+                     ev[0].user_id ? ev[0].user_id : "");
             memcpy(t->first_id[k], ev[0].id, 16);
             t->first_tick[k] = ev[0].tick;
         }
@@ -43,8 +44,8 @@ static int sys_a(void *ud, gosr_world *w, uint64_t tick,
     return GOSR_OK;
 }
 
-static int sys_b(void *ud, gosr_world *w, uint64_t tick,
-                 const gosr_event *ev, size_t n)
+static int sys_b(void *ud, gosr_world *w, uint64_t tick, const gosr_event *ev,
+                 size_t n)
 {
     trace *t = ud;
     (void)w;

@@ -62,8 +62,8 @@ GOSR_TEST(components_and_inventory)
     REQUIRE(w);
     gosr_world_begin(w);
     gosr_entity e;
-    gosr_entity_slot init = {.mask = GOSR_C_HEALTH, .health = 10,
-                             .inv_count = 99};
+    gosr_entity_slot init = {
+        .mask = GOSR_C_HEALTH, .health = 10, .inv_count = 99};
     CHECK_OK(gosr_world_spawn(w, &init, &e));
     CHECK_OK(gosr_world_set_position(w, e, (gosr_vec3){1, 2, 3}));
     CHECK_OK(gosr_world_set_velocity(w, e, (gosr_vec3){-1, 0, 1}));
@@ -124,9 +124,9 @@ GOSR_TEST(kv_data)
     CHECK_STATUS(gosr_world_kv_set(w, e, "m", "k", big, sizeof big),
                  GOSR_ETOOBIG);
     CHECK_STATUS(gosr_world_kv_set(w, e, "", "k", "v", 1), GOSR_EINVAL);
-    CHECK_STATUS(gosr_world_kv_set(w, e,
-                                   "a_module_name_that_is_far_too_long_x", "k",
-                                   "v", 1), GOSR_EINVAL);
+    CHECK_STATUS(gosr_world_kv_set(w, e, "a_module_name_that_is_far_too_long_x",
+                                   "k", "v", 1),
+                 GOSR_EINVAL);
     CHECK_OK(gosr_world_kv_del(w, e, "quests", "armor"));
     CHECK_STATUS(gosr_world_kv_del(w, e, "quests", "armor"), GOSR_ENOENT);
     /* Destroying an entity drops its entries; capacity is bounded. */
