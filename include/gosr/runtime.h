@@ -35,8 +35,9 @@ extern "C" {
 #define GOSR_ARENA_FILE "world.arena" /* file name inside a node's data dir */
 #define GOSR_ARENA_MAX_REGIONS 16     /* regions per arena */
 #define GOSR_ARENA_NAME_MAX 31        /* bytes of a region name (no NUL) */
-#define GOSR_ARENA_MAX_REGION_SIZE (1ull << 32) /* bytes per region, at most   \
-                                                 */
+#define GOSR_ARENA_MAX_REGION_SIZE                                             \
+    (1ull << 32) /* bytes per region, at most                                  \
+                  */
 
 /* What a region holds, recorded in the header so readers can interpret it
  * without out-of-band knowledge (docs/runtime.md, "Region kinds"). */
@@ -108,8 +109,8 @@ GOSR_API bool gosr_arena_writing(const gosr_arena *a, int region);
 
 /* The region's completed-write count (0 before the first write). */
 GOSR_API uint64_t gosr_arena_epoch(const gosr_arena *a, int region);
-/* True once the writer has closed the arena (or it is a writer handle that
- * was closed). */
+/* True once the writer has closed the arena, or (for a reader in another
+ * process) once the creating process no longer exists. */
 GOSR_API bool gosr_arena_writer_closed(const gosr_arena *a);
 
 /* Reader or writer: copies a consistent snapshot of the region's first
@@ -123,7 +124,8 @@ GOSR_API int gosr_arena_read(const gosr_arena *a, int region, void *dst,
 /* Waits until the region's epoch exceeds `last`; *now gets the new epoch.
  * Sleeps on the futex word (FUTEX_WAIT, shared) unless `spin` is true, in
  * which case it busy-polls. GOSR_ETIMEOUT after timeout_ms (0 = forever);
- * GOSR_ECLOSED when the writer closed the arena and the epoch is not newer. */
+ * GOSR_ECLOSED when the writer closed the arena (or died) and the epoch is
+ * not newer. */
 GOSR_API int gosr_arena_wait(const gosr_arena *a, int region, uint64_t last,
                              bool spin, uint32_t timeout_ms, uint64_t *now);
 

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -457,10 +458,23 @@ uint64_t gosr_arena_epoch(const gosr_arena *a, int region)
            2;
 }
 
+/* The writer closed the arena, or (seen from another process) the
+ * process that created it no longer exists: it crashed or was killed
+ * without closing. The pid check assumes a shared pid namespace; a reused
+ * pid only delays detection. */
+static bool writer_gone(const gosr_arena *a)
+{
+    if (atomic_load_explicit(&a->hdr->state, memory_order_acquire) !=
+        ARENA_STATE_LIVE)
+        return true;
+    if (a->writer || a->hdr->writer_pid == 0)
+        return false;
+    return kill((pid_t)a->hdr->writer_pid, 0) != 0 && errno == ESRCH;
+}
+
 bool gosr_arena_writer_closed(const gosr_arena *a)
 {
-    return a && atomic_load_explicit(&a->hdr->state, memory_order_acquire) !=
-                    ARENA_STATE_LIVE;
+    return a && writer_gone(a);
 }
 
 bool gosr_arena_writing(const gosr_arena *a, int region)
@@ -527,12 +541,16 @@ static uint64_t deadline_of(uint32_t timeout_ms)
 }
 
 /* Sleeps until the futex word moves away from `seen` or the deadline. */
+/* Sleeps until the futex word moves away from `seen`, the deadline, or at
+ * most one second (so a reader notices a writer that died). */
 static int sleep_on(arena_desc *d, uint32_t seen, uint64_t deadline)
 {
-    struct timespec ts;
+    struct timespec ts = {1, 0};
     if (!remaining(deadline, &ts))
         return GOSR_ETIMEOUT;
-    futex_call(&d->futex, FUTEX_WAIT, seen, deadline ? &ts : NULL);
+    if (ts.tv_sec >= 1)
+        ts = (struct timespec){1, 0};
+    futex_call(&d->futex, FUTEX_WAIT, seen, &ts);
     return GOSR_OK;
 }
 
@@ -553,6 +571,9 @@ int gosr_arena_read(const gosr_arena *a, int region, void *dst, size_t n,
             int rc = tries < 64 ? GOSR_OK : sleep_on(d, f, deadline);
             if (rc != GOSR_OK)
                 return rc;
+            if (tries >= 64 && writer_gone(a) &&
+                atomic_load_explicit(&d->seq, memory_order_acquire) == s0)
+                return GOSR_ECLOSED; /* died inside a write window */
             continue;
         }
         memcpy(dst, src, n);
@@ -583,9 +604,12 @@ int gosr_arena_wait(const gosr_arena *a, int region, uint64_t last, bool spin,
                 *now = e;
             return GOSR_OK;
         }
-        if (gosr_arena_writer_closed(a))
+        if (atomic_load_explicit(&a->hdr->state, memory_order_relaxed) !=
+            ARENA_STATE_LIVE)
             return GOSR_ECLOSED;
         if (spin) {
+            if ((polls & 1048575) == 0 && writer_gone(a))
+                return GOSR_ECLOSED;
             if ((polls & 1023) == 0 && deadline &&
                 gosr_time_mono_ns() >= deadline)
                 return GOSR_ETIMEOUT;
@@ -595,5 +619,8 @@ int gosr_arena_wait(const gosr_arena *a, int region, uint64_t last, bool spin,
         int rc = sleep_on(d, f, deadline);
         if (rc != GOSR_OK)
             return rc;
+        if (writer_gone(a) &&
+            atomic_load_explicit(&d->seq, memory_order_acquire) / 2 <= last)
+            return GOSR_ECLOSED;
     }
 }

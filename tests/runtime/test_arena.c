@@ -399,3 +399,40 @@ GOSR_TEST(read_waits_out_open_window)
     gosr_arena_close(a);
     gosr_free(path);
 }
+
+GOSR_TEST(reader_notices_crashed_writer)
+{
+    char *path = arena_path();
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The writer dies inside a write window, without closing. */
+        gosr_arena *a = make_arena(path);
+        if (!a)
+            _exit(10);
+        write_all(a, 1);
+        gosr_arena_begin_write(a, 1);
+        char c = 1;
+        if (write(p[1], &c, 1) != 1)
+            _exit(11);
+        _exit(0);
+    }
+    close(p[1]);
+    char c;
+    REQUIRE(read(p[0], &c, 1) == 1);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    gosr_arena *r = NULL;
+    REQUIRE(gosr_arena_open_reader(path, &r, NULL) == GOSR_OK);
+    CHECK(gosr_arena_writer_closed(r));
+    uint64_t e = 0;
+    /* No timeout given: the reader must still return, not hang. */
+    CHECK_STATUS(gosr_arena_wait(r, 0, 1, false, 0, &e), GOSR_ECLOSED);
+    uint8_t buf[64];
+    CHECK_STATUS(gosr_arena_read(r, 1, buf, sizeof buf, &e, 0), GOSR_ECLOSED);
+    CHECK_OK(gosr_arena_read(r, 0, buf, sizeof buf, &e, 0)); /* intact */
+    CHECK_UINT(e, ==, 1);
+    gosr_arena_close(r);
+    gosr_free(path);
+}
