@@ -117,7 +117,9 @@ GOSR_API bool gosr_arena_writer_closed(const gosr_arena *a);
  * `n` bytes into dst (n <= region size), retrying while a write is in
  * progress or happened during the copy; sleeps on the futex when a write
  * window stays open. *epoch receives the epoch the snapshot belongs to.
- * GOSR_ETIMEOUT after timeout_ms (0 = wait forever). */
+ * GOSR_ETIMEOUT after timeout_ms (0 = wait forever); GOSR_ECLOSED when the
+ * writer died inside the window. GOSR_ESTATE when the caller is the writer
+ * and its own window on the region is open. */
 GOSR_API int gosr_arena_read(const gosr_arena *a, int region, void *dst,
                              size_t n, uint64_t *epoch, uint32_t timeout_ms);
 
