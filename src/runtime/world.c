@@ -22,6 +22,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 #define WORLD_MAX_CAPACITY (1u << 22)
 #define WORLD_MAX_KV (1u << 20)
+#define KV_TOMB UINT32_MAX
 
 struct gosr_world {
     gosr_world_config cfg;   /* effective configuration */
@@ -36,6 +37,11 @@ struct gosr_world {
     uint32_t high;           /* slots ever used: [0, high) */
     uint32_t kv_count;       /* used kv entries */
     uint32_t kv_high;        /* kv entries ever used: [0, kv_high) */
+    uint32_t kv_free_hint;   /* no free kv slot below this index */
+    uint32_t *kv_index;      /* private open-addressing index: slot + 1,
+                                0 empty, KV_TOMB deleted; owned */
+    uint32_t kv_mask;        /* index size - 1 (power of two) */
+    uint32_t kv_tombs;       /* KV_TOMB cells in the index */
     uint64_t tick;           /* ticks committed */
 };
 
@@ -132,6 +138,14 @@ int gosr_world_create(const gosr_world_config *cfg, const char *arena_path,
          .elem_size = sizeof(gosr_kv_slot),
          .elem_count = w->cfg.kv_capacity},
     };
+    uint32_t cells = 16;
+    while (cells < 2 * w->cfg.kv_capacity)
+        cells *= 2;
+    w->kv_mask = cells - 1;
+    if (!(w->kv_index = gosr_calloc(cells, sizeof *w->kv_index))) {
+        rc = gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "kv index");
+        goto out_free;
+    }
     if ((rc = gosr_arena_create(arena_path, specs, 3, &w->arena, err)) !=
         GOSR_OK)
         goto out_free;
@@ -151,6 +165,7 @@ int gosr_world_create(const gosr_world_config *cfg, const char *arena_path,
     *out = w;
     return GOSR_OK;
 out_free:
+    gosr_free(w->kv_index);
     gosr_free(w);
     return rc;
 }
@@ -160,6 +175,7 @@ void gosr_world_destroy(gosr_world *w)
     if (!w)
         return;
     gosr_arena_close(w->arena);
+    gosr_free(w->kv_index);
     gosr_free(w);
 }
 
@@ -432,33 +448,110 @@ static bool kv_name_ok(const char *s, size_t max)
     return n > 0 && n <= max;
 }
 
+/* FNV-1a over (entity id, module, NUL, key): the private index's hash. */
+static uint32_t kv_hash(uint64_t id, const char *module, const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ ((id >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    for (const char *p = module; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Finds the index cell holding (id, module, key), or NULL; *free_cell (if
+ * given) receives the first empty or deleted cell on the probe path. */
+static uint32_t *kv_probe(const gosr_world *w, uint64_t id, const char *module,
+                          const char *key, uint32_t **free_cell)
+{
+    for (uint32_t h = kv_hash(id, module, key) & w->kv_mask;;
+         h = (h + 1) & w->kv_mask) {
+        uint32_t *c = &w->kv_index[h], v = *c;
+        if (v != 0 && v != KV_TOMB) {
+            const gosr_kv_slot *k = &w->kv[v - 1];
+            if (k->entity == id && strcmp(k->module, module) == 0 &&
+                strcmp(k->key, key) == 0)
+                return c;
+            continue;
+        }
+        if (free_cell && !*free_cell)
+            *free_cell = c;
+        if (v == 0)
+            return NULL;
+    }
+}
+
 static gosr_kv_slot *kv_find(const gosr_world *w, uint64_t id,
                              const char *module, const char *key)
 {
+    uint32_t *c = kv_probe(w, id, module, key, NULL);
+    return c ? &w->kv[*c - 1] : NULL;
+}
+
+/* Rebuilds the index from the slots once deleted cells pile up (keeps
+ * probes short; there is always an empty cell since cells >= 2 x slots). */
+static void kv_reindex(gosr_world *w)
+{
+    memset(w->kv_index, 0, ((size_t)w->kv_mask + 1) * sizeof *w->kv_index);
+    w->kv_tombs = 0;
     for (uint32_t i = 0; i < w->kv_high; i++) {
-        gosr_kv_slot *k = &w->kv[i];
-        if (k->entity == id && strcmp(k->module, module) == 0 &&
-            strcmp(k->key, key) == 0)
-            return k;
+        const gosr_kv_slot *k = &w->kv[i];
+        uint32_t *cell = NULL;
+        if (k->entity && !kv_probe(w, k->entity, k->module, k->key, &cell))
+            *cell = i + 1;
     }
-    return NULL;
 }
 
 static void kv_release(gosr_world *w, gosr_kv_slot *k)
 {
+    uint32_t *c = kv_probe(w, k->entity, k->module, k->key, NULL);
+    uint32_t i = (uint32_t)(k - w->kv);
+    if (c) {
+        *c = KV_TOMB;
+        w->kv_tombs++;
+    }
     memset(k, 0, sizeof *k);
     w->kv_count--;
+    if (i < w->kv_free_hint)
+        w->kv_free_hint = i;
+    if (w->kv_tombs > (w->kv_mask + 1) / 4)
+        kv_reindex(w);
 }
 
 static void kv_drop_entity(gosr_world *w, uint64_t id)
 {
-    for (uint32_t i = 0; i < w->kv_high; i++) {
+    for (uint32_t i = 0; i < w->kv_high && w->kv_count; i++) {
         if (w->kv[i].entity != id)
             continue;
         if (touch(w, w->r_kv) != GOSR_OK)
             return;
         kv_release(w, &w->kv[i]);
     }
+}
+
+/* Fills the lowest free slot with a new (entity, module, key) entry and
+ * indexes it. The caller checked that one is free and opened the window. */
+static gosr_kv_slot *kv_insert(gosr_world *w, uint32_t i, uint64_t id,
+                               const char *module, const char *key)
+{
+    gosr_kv_slot *k = &w->kv[i];
+    uint32_t *cell = NULL;
+    kv_probe(w, id, module, key, &cell);
+    if (*cell == KV_TOMB)
+        w->kv_tombs--;
+    *cell = i + 1;
+    memset(k, 0, sizeof *k);
+    k->entity = id;
+    memcpy(k->module, module, strlen(module));
+    memcpy(k->key, key, strlen(key));
+    w->kv_count++;
+    w->kv_free_hint = i + 1;
+    if (i + 1 > w->kv_high)
+        w->kv_high = i + 1;
+    return k;
 }
 
 int gosr_world_kv_set(gosr_world *w, gosr_entity e, const char *module,
@@ -472,7 +565,7 @@ int gosr_world_kv_set(gosr_world *w, gosr_entity e, const char *module,
     if (!lookup(w, e))
         return GOSR_ENOENT;
     gosr_kv_slot *k = kv_find(w, e.id, module, key);
-    uint32_t i = 0;
+    uint32_t i = w->kv_free_hint;
     if (!k) {
         while (i < w->cfg.kv_capacity && w->kv[i].entity != 0)
             i++;
@@ -482,16 +575,8 @@ int gosr_world_kv_set(gosr_world *w, gosr_entity e, const char *module,
     int rc = touch(w, w->r_kv);
     if (rc != GOSR_OK)
         return rc;
-    if (!k) {
-        k = &w->kv[i];
-        memset(k, 0, sizeof *k);
-        k->entity = e.id;
-        memcpy(k->module, module, strlen(module));
-        memcpy(k->key, key, strlen(key));
-        w->kv_count++;
-        if (i + 1 > w->kv_high)
-            w->kv_high = i + 1;
-    }
+    if (!k)
+        k = kv_insert(w, i, e.id, module, key);
     memset(k->value, 0, sizeof k->value);
     if (len)
         memcpy(k->value, value, len);
