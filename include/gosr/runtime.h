@@ -316,7 +316,7 @@ typedef struct gosr_event_name {
 /* One trace_context entry. */
 typedef struct gosr_trace_kv {
     char *key;   /* owned, NUL-terminated */
-    char *value; /* owned, NUL-terminated */
+    char *value; /* owned, NUL-terminated (never NULL; may be "") */
 } gosr_trace_kv;
 
 /* An envelope. Strings and payload are owned by the event; free with
@@ -359,7 +359,8 @@ GOSR_API void gosr_event_derive_id(uint64_t seed, uint64_t tick, uint32_t seq,
                                    uint8_t id[GOSR_EVENT_ID_LEN]);
 /* Frees owned fields and zeroes the event. Accepts NULL. */
 GOSR_API void gosr_event_clear(gosr_event *ev);
-/* Deep copy; dst must be zeroed or cleared. */
+/* Deep copy (through the wire form); dst must be zeroed or cleared.
+ * GOSR_EINVAL for an event that would not encode (e.g. no valid name). */
 GOSR_API int gosr_event_copy(gosr_event *dst, const gosr_event *src);
 
 /* Appends the wire form (docs/events.md) to out. GOSR_EINVAL when the

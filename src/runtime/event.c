@@ -235,6 +235,8 @@ int gosr_event_set_trace(gosr_event *ev, const char *key, const char *value,
     if (rc == GOSR_OK)
         rc =
             set_string(&v, value, GOSR_EVENT_TRACE_VAL_MAX, "trace value", err);
+    if (rc == GOSR_OK && !v && !(v = gosr_strdup("")))
+        rc = gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "trace");
     gosr_trace_kv *arr =
         rc == GOSR_OK && !replace
             ? gosr_realloc(ev->trace, (ev->ntrace + 1) * sizeof *arr)
@@ -485,6 +487,8 @@ static int decode_trace(cursor *c, gosr_event *ev, gosr_error *err)
         if ((rc = take_str(c, 2, GOSR_EVENT_TRACE_VAL_MAX, &kv->value,
                            "trace value", err)) != GOSR_OK)
             return rc;
+        if (!kv->value && !(kv->value = gosr_strdup("")))
+            return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "trace");
         if (!kv->key || (i && strcmp(ev->trace[i - 1].key, kv->key) >= 0))
             return gosr_error_set(err, GOSR_EFORMAT, "event_trace_not_sorted",
                                   "trace keys must be non-empty, unique and "

@@ -228,3 +228,21 @@ GOSR_TEST(strict_decoder)
     gosr_buf_free(&b);
     gosr_event_clear(&ev);
 }
+
+GOSR_TEST(empty_trace_value_is_empty_string)
+{
+    gosr_event ev = {0}, back;
+    gosr_error err;
+    gosr_event_set_name(&ev, "a:b:v1:requested", NULL);
+    CHECK_OK(gosr_event_set_trace(&ev, "k", "", &err));
+    REQUIRE(ev.trace && ev.trace[0].value);
+    CHECK_STR(ev.trace[0].value, "");
+    gosr_buf b = {0};
+    CHECK_OK(gosr_event_encode(&ev, &b, &err));
+    CHECK_OK(gosr_event_decode(b.data, b.len, &back, &err));
+    REQUIRE(back.ntrace == 1 && back.trace[0].value);
+    CHECK_STR(back.trace[0].value, "");
+    gosr_event_clear(&back);
+    gosr_event_clear(&ev);
+    gosr_buf_free(&b);
+}
