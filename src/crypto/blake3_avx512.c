@@ -1,16 +1,17 @@
 /*
  * blake3_avx512.c — the AVX-512 BLAKE3 path (AVX512F + AVX512VL): a
  * 16-lane kernel (sixteen chunks or parents at once, 512-bit vectors with
- * single-instruction rotates), and a row-wise single-block compress that
- * gathers each round's message words with one permute. Eight to fifteen
- * leftover lanes run on the AVX2 kernel, fewer on SSE4.1's. Built with
+ * single-instruction rotates), an 8-lane kernel on 256-bit vectors with the
+ * same rotates, and a row-wise single-block compress that
+ * gathers each round's message words with one permute. Four to seven
+ * leftover lanes run on the SSE4.1 kernel, the last few one by one. Built with
  * -mavx512f -mavx512vl (src/crypto/sources.cmake); only called when the
  * CPU and OS support it. Design: docs/blake3.md ("Kernels").
  */
 #include "crypto/blake3_impl.h"
 
 #if CRYPTO__B3_X86
-#include <immintrin.h>
+#include "crypto/blake3_x86.h"
 
 /* ---- row-wise single compress ------------------------------------------ */
 
@@ -164,6 +165,45 @@ store_cvs16(const __m512i h[8], uint8_t *out)
 #define B3V_ROUND round16
 #include "crypto/blake3_lanes.h"
 
+/* ---- 8-lane kernel: 256-bit vectors with single-instruction rotates ---- */
+
+#undef B3V
+#undef B3V_LANES
+#undef B3V_SET1
+#undef B3V_LOADU
+#undef B3V_ADD
+#undef B3V_XOR
+#undef B3V_ROT16
+#undef B3V_ROT12
+#undef B3V_ROT8
+#undef B3V_ROT7
+#undef B3V_LOAD_MSG
+#undef B3V_STORE_CVS
+#define B3V __m256i
+#define B3V_LANES 8
+#define B3V_SET1(x) _mm256_set1_epi32((int)(x))
+#define B3V_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
+#define B3V_ADD _mm256_add_epi32
+#define B3V_XOR _mm256_xor_si256
+#define B3V_ROT16(x) _mm256_ror_epi32(x, 16)
+#define B3V_ROT12(x) _mm256_ror_epi32(x, 12)
+#define B3V_ROT8(x) _mm256_ror_epi32(x, 8)
+#define B3V_ROT7(x) _mm256_ror_epi32(x, 7)
+#define B3V_LOAD_MSG load_msg8
+#define B3V_STORE_CVS store_cvs8
+#define B3V_KERNEL lanes8
+#define B3V_ROUND round8
+#include "crypto/blake3_lanes.h"
+
+void crypto__b3_lanes8_avx512(const uint8_t *in, size_t stride, size_t blocks,
+                              const uint32_t key[8], uint64_t counter,
+                              bool inc, uint8_t flags, uint8_t flags_start,
+                              uint8_t flags_end, uint8_t *out)
+{
+    lanes8(in, stride, blocks, key, counter, inc, flags, flags_start,
+           flags_end, out);
+}
+
 void crypto__b3_lanes_avx512(const uint8_t *in, size_t stride, size_t n,
                              size_t blocks, const uint32_t key[8],
                              uint64_t counter, bool inc, uint8_t flags,
@@ -178,9 +218,33 @@ void crypto__b3_lanes_avx512(const uint8_t *in, size_t stride, size_t n,
         counter += inc ? 16 : 0;
         n -= 16;
     }
-    _mm256_zeroupper();
-    crypto__b3_lanes_avx2(in, stride, n, blocks, key, counter, inc, flags,
-                          flags_start, flags_end, out);
+    if (n >= 8) {
+        lanes8(in, stride, blocks, key, counter, inc, flags, flags_start,
+               flags_end, out);
+        in += 8 * stride;
+        out += 8 * 32;
+        counter += inc ? 8 : 0;
+        n -= 8;
+    }
+    if (n >= 4) {
+        crypto__b3_lanes4_sse41(in, stride, blocks, key, counter, inc, flags,
+                                flags_start, flags_end, out);
+        in += 4 * stride;
+        out += 4 * 32;
+        counter += inc ? 4 : 0;
+        n -= 4;
+    }
+    for (size_t i = 0; i < n; i++) { /* the last 0-3 lanes one by one */
+        uint32_t cv[8];
+        memcpy(cv, key, 32);
+        for (size_t b = 0; b < blocks; b++) {
+            uint8_t f = flags | (b == 0 ? flags_start : 0) |
+                        (b + 1 == blocks ? flags_end : 0);
+            crypto__b3_compress_avx512(cv, in + i * stride + 64 * b, 64,
+                                       counter + (inc ? i : 0), f);
+        }
+        memcpy(out + 32 * i, cv, 32);
+    }
 }
 
 #else

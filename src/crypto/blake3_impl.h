@@ -153,6 +153,11 @@ void crypto__b3_compress_avx512(uint32_t cv[8], const uint8_t block[64],
 void crypto__b3_xof_avx512(const uint32_t cv[8], const uint8_t block[64],
                            uint8_t block_len, uint64_t counter, uint8_t flags,
                            uint8_t out[64]);
+void crypto__b3_lanes8_avx512(const uint8_t *in, size_t stride,
+                              size_t blocks, const uint32_t key[8],
+                              uint64_t counter, bool inc, uint8_t flags,
+                              uint8_t flags_start, uint8_t flags_end,
+                              uint8_t *out);
 void crypto__b3_lanes_avx512(const uint8_t *in, size_t stride, size_t n,
                              size_t blocks, const uint32_t key[8],
                              uint64_t counter, bool inc, uint8_t flags,

@@ -87,12 +87,72 @@ void crypto__b3_xof_portable(const uint32_t cv[8], const uint8_t block[64],
     }
 }
 
+/* ---- 4-lane kernel -------------------------------------------------------
+ * The same lane layout as the SIMD kernels, written with the GNU C generic
+ * vector type (GCC and Clang, every target): the compiler maps it to the
+ * target's vector unit (SSE2 on any x86-64, NEON on ARM) or to scalar
+ * code. No intrinsics and no instruction-set flags. */
+
+typedef uint32_t lane4 __attribute__((vector_size(16)));
+
+static inline lane4 l4_set1(uint32_t x)
+{
+    return (lane4){x, x, x, x};
+}
+
+static inline lane4 l4_loadu(const uint32_t *p)
+{
+    return (lane4){p[0], p[1], p[2], p[3]};
+}
+
+#define L4_ROT(x, c) (((x) >> (c)) | ((x) << (32 - (c))))
+
+static inline void l4_load_msg(lane4 m[16], const uint8_t *p, size_t stride)
+{
+    B3_UNROLL for (int w = 0; w < 16; w++)
+        m[w] = (lane4){crypto__b3_load32(p + 4 * w),
+                       crypto__b3_load32(p + stride + 4 * w),
+                       crypto__b3_load32(p + 2 * stride + 4 * w),
+                       crypto__b3_load32(p + 3 * stride + 4 * w)};
+}
+
+static inline void l4_store_cvs(const lane4 h[8], uint8_t *out)
+{
+    B3_UNROLL for (int l = 0; l < 4; l++)
+        B3_UNROLL for (int w = 0; w < 8; w++)
+            crypto__b3_store32(out + 32 * l + 4 * w, h[w][l]);
+}
+
+#define B3V lane4
+#define B3V_LANES 4
+#define B3V_SET1 l4_set1
+#define B3V_LOADU l4_loadu
+#define B3V_ADD(a, b) ((a) + (b))
+#define B3V_XOR(a, b) ((a) ^ (b))
+#define B3V_ROT16(x) L4_ROT(x, 16)
+#define B3V_ROT12(x) L4_ROT(x, 12)
+#define B3V_ROT8(x) L4_ROT(x, 8)
+#define B3V_ROT7(x) L4_ROT(x, 7)
+#define B3V_LOAD_MSG l4_load_msg
+#define B3V_STORE_CVS l4_store_cvs
+#define B3V_KERNEL lanes4
+#define B3V_ROUND round4
+#include "crypto/blake3_lanes.h"
+
 void crypto__b3_lanes_portable(const uint8_t *in, size_t stride, size_t n,
                                size_t blocks, const uint32_t key[8],
                                uint64_t counter, bool inc, uint8_t flags,
                                uint8_t flags_start, uint8_t flags_end,
                                uint8_t *out)
 {
+    while (n >= 4) {
+        lanes4(in, stride, blocks, key, counter, inc, flags, flags_start,
+               flags_end, out);
+        in += 4 * stride;
+        out += 4 * 32;
+        counter += inc ? 4 : 0;
+        n -= 4;
+    }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = in + i * stride;
         uint64_t ctr = counter + (inc ? i : 0);
