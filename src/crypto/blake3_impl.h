@@ -26,7 +26,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(_M_X64)
+/* x86-64 builds get the SIMD paths; GOSR_BLAKE3_NO_SIMD builds the
+ * portable-only library an ARM or other target gets (used to test it). */
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(GOSR_BLAKE3_NO_SIMD)
 #define CRYPTO__B3_X86 1
 #else
 #define CRYPTO__B3_X86 0
