@@ -25,6 +25,7 @@
     "[--threads N] [FILE|-]..."
 #define MMAP_MIN (64u << 10) /* smaller regular files are simply read */
 #define READ_BUF (256u << 10)
+#define POPULATE_MAX ((size_t)1 << 30) /* map larger files lazily */
 
 /* What to compute, from the command line. */
 typedef struct hash_opts {
@@ -78,11 +79,14 @@ static int hash_stream(int fd, const char *name, gosr_blake3 *h,
 }
 
 /* Hashes a large regular file through a read-only mapping; falls back to
- * reading when the file cannot be mapped. */
+ * reading when the file cannot be mapped. Files up to POPULATE_MAX are
+ * mapped in one go (cheaper than a page fault per 64 KiB); larger ones,
+ * which may not fit in memory, are faulted in as the hash proceeds. */
 static int hash_mapped(int fd, const char *name, size_t size,
                        const hash_opts *o, gosr_blake3 *h, gosr_error *err)
 {
-    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int flags = MAP_PRIVATE | (size <= POPULATE_MAX ? MAP_POPULATE : 0);
+    void *p = mmap(NULL, size, PROT_READ, flags, fd, 0);
     if (p == MAP_FAILED)
         return hash_stream(fd, name, h, err);
     madvise(p, size, MADV_SEQUENTIAL);
