@@ -1,8 +1,8 @@
 /*
  * bench_blake3.c — BLAKE3 throughput: single-thread MB/s per implementation
- * path on 1 KiB, 16 KiB, 1 MiB and 256 MiB inputs, beside libsodium's BLAKE2b-256
- * and OpenSSL's SHA-256; the multi-threaded figure; and `gosr hash
- * --threads 1` against Debian's `b3sum --num-threads 1` on the same file.
+ * path on 1 KiB, 16 KiB, 1 MiB and 256 MiB inputs, beside libsodium's
+ * BLAKE2b-256 and OpenSSL's SHA-256; the multi-threaded figure; and `gosr
+ * hash --threads 1` against Debian's `b3sum --num-threads 1` on one file.
  * Run from build/release. MB = 10^6 bytes. Figures are the best of several
  * timed runs; the load average is printed because the machine is shared.
  * Design: docs/blake3.md ("Measured").
