@@ -1,7 +1,7 @@
 /*
- * blake3_lanes.h — template for a many-lane BLAKE3 kernel, included by the
- * SIMD path files (blake3_sse41.c, blake3_avx2.c, blake3_avx512.c), once
- * per vector width. Design: docs/blake3.md ("Kernels").
+ * blake3_lanes.h — template for a many-lane BLAKE3 kernel, included by
+ * blake3_portable.c, blake3_sse41.c, blake3_avx2.c and blake3_avx512.c,
+ * once per vector width. Design: docs/blake3.md ("Kernels").
  *
  * Layout: vector v[i] holds state word i of every lane, so one G call on
  * vectors runs G in all lanes at once and the rounds need no shuffles.
