@@ -47,15 +47,6 @@ static inline __m256i rot8(__m256i x)
 #define B3V_ROUND round8
 #include "crypto/blake3_lanes.h"
 
-void crypto__b3_lanes8_avx2(const uint8_t *in, size_t stride, size_t blocks,
-                            const uint32_t key[8], uint64_t counter, bool inc,
-                            uint8_t flags, uint8_t flags_start,
-                            uint8_t flags_end, uint8_t *out)
-{
-    lanes8(in, stride, blocks, key, counter, inc, flags, flags_start,
-           flags_end, out);
-}
-
 void crypto__b3_lanes_avx2(const uint8_t *in, size_t stride, size_t n,
                            size_t blocks, const uint32_t key[8],
                            uint64_t counter, bool inc, uint8_t flags,

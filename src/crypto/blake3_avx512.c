@@ -168,10 +168,10 @@ store_cvs16(const __m512i h[8], uint8_t *out)
 #include "crypto/blake3_lanes.h"
 
 /* ---- 32-lane kernel: two 16-lane sets interleaved ------------------------
- * One block of one 16-lane set is a chain of dependent operations (the
- * next block needs its result), and on the 512-bit units that chain's
- * latency, not their throughput, limits speed. Two independent sets, each
- * operation issued for both back to back, fill the gaps (measured +8 %). */
+ * One block of one 16-lane set is a chain of dependent operations (and the
+ * next block needs its result). A second, independent set with each
+ * operation issued for both back to back gives the out-of-order core work
+ * to fill that chain's latency (measured: +8 % over the 16-lane kernel). */
 
 typedef struct lanes32v {
     __m512i a; /* lanes 0-15 */
@@ -254,15 +254,6 @@ store_cvs32(const lanes32v h[8], uint8_t *out)
 #define B3V_KERNEL lanes8
 #define B3V_ROUND round8
 #include "crypto/blake3_lanes.h"
-
-void crypto__b3_lanes8_avx512(const uint8_t *in, size_t stride, size_t blocks,
-                              const uint32_t key[8], uint64_t counter,
-                              bool inc, uint8_t flags, uint8_t flags_start,
-                              uint8_t flags_end, uint8_t *out)
-{
-    lanes8(in, stride, blocks, key, counter, inc, flags, flags_start,
-           flags_end, out);
-}
 
 void crypto__b3_lanes_avx512(const uint8_t *in, size_t stride, size_t n,
                              size_t blocks, const uint32_t key[8],

@@ -137,17 +137,14 @@ void crypto__b3_lanes_sse41(const uint8_t *in, size_t stride, size_t n,
                             uint64_t counter, bool inc, uint8_t flags,
                             uint8_t flags_start, uint8_t flags_end,
                             uint8_t *out);
-/* AVX2 (blake3_avx2.c): 8-lane kernel; single blocks use SSE4.1. */
-void crypto__b3_lanes8_avx2(const uint8_t *in, size_t stride, size_t blocks,
-                            const uint32_t key[8], uint64_t counter, bool inc,
-                            uint8_t flags, uint8_t flags_start,
-                            uint8_t flags_end, uint8_t *out);
+/* AVX2 (blake3_avx2.c): 8-lane kernel, then SSE4.1's; single blocks use
+ * SSE4.1. */
 void crypto__b3_lanes_avx2(const uint8_t *in, size_t stride, size_t n,
                            size_t blocks, const uint32_t key[8],
                            uint64_t counter, bool inc, uint8_t flags,
                            uint8_t flags_start, uint8_t flags_end,
                            uint8_t *out);
-/* AVX-512 (blake3_avx512.c): 16-lane and 8-lane kernels, and a single
+/* AVX-512 (blake3_avx512.c): 32-, 16- and 8-lane kernels, and a single
  * compress using 128-bit rotates and one permute per round. */
 void crypto__b3_compress_avx512(uint32_t cv[8], const uint8_t block[64],
                                 uint8_t block_len, uint64_t counter,
@@ -155,11 +152,6 @@ void crypto__b3_compress_avx512(uint32_t cv[8], const uint8_t block[64],
 void crypto__b3_xof_avx512(const uint32_t cv[8], const uint8_t block[64],
                            uint8_t block_len, uint64_t counter, uint8_t flags,
                            uint8_t out[64]);
-void crypto__b3_lanes8_avx512(const uint8_t *in, size_t stride,
-                              size_t blocks, const uint32_t key[8],
-                              uint64_t counter, bool inc, uint8_t flags,
-                              uint8_t flags_start, uint8_t flags_end,
-                              uint8_t *out);
 void crypto__b3_lanes_avx512(const uint8_t *in, size_t stride, size_t n,
                              size_t blocks, const uint32_t key[8],
                              uint64_t counter, bool inc, uint8_t flags,
