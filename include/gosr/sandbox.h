@@ -280,6 +280,30 @@ GOSR_API int gosr_sandbox_pool_run(gosr_sandbox_pool *p,
                                    gosr_sandbox_job *jobs, size_t n,
                                    gosr_sbv **effects, size_t *neffects);
 
+/* ---- test host (CLI, tests, fuzzing, benches) --------------------------- */
+
+/* The capability groups the test host registers. */
+#define GOSR_SANDBOX_TEST_CAPS "log,world.read,world.write,events.emit,rng,test"
+
+/* A host with a 256x256 integer world and these functions:
+ *   log.info(s)            [log]          s: string <= 1024 bytes
+ *   world.get(x, y) -> v   [world.read]   x, y: 0..255
+ *   world.size() -> 256    [world.read]
+ *   world.set(x, y, v)     [world.write]  queues effect {op="set",x,y,v}
+ *   events.emit(name, p)   [events.emit]  queues effect {event=name,payload=p}
+ *   rng.int(lo, hi) -> n   [rng]          deterministic per sandbox/tick
+ *   test.noop()            [test]         for round-trip timing
+ *   test.add(a, b) -> a+b  [test]         integers, wrapping
+ *   test.echo(v) -> v      [test]         copies a value there and back
+ * Caller destroys it with gosr_sandbox_testhost_destroy after every
+ * sandbox that uses it. */
+typedef struct gosr_sandbox_testhost gosr_sandbox_testhost;
+GOSR_API int gosr_sandbox_testhost_create(gosr_sandbox_testhost **out);
+GOSR_API void gosr_sandbox_testhost_destroy(gosr_sandbox_testhost *t);
+/* Borrowed registry for gosr_sandbox_config.host. */
+GOSR_API const gosr_sandbox_host *gosr_sandbox_testhost_host(
+    const gosr_sandbox_testhost *t);
+
 #ifdef __cplusplus
 }
 #endif
