@@ -536,12 +536,14 @@ static int sb_time(lua_State *L)
 static int sb_date(lua_State *L)
 {
     const char *fmt = luaL_optstring(L, 1, "%c");
-    if (lua_isnoneornil(L, 2)) {
-        lua_settop(L, 1);
-        sb_time(L);
+    lua_settop(L, 2);
+    if (lua_isnil(L, 2)) {
+        if (deterministic(L))
+            lua_pushinteger(L, (lua_Integer)(sb_of(L)->tick / 30));
+        else
+            lua_pushinteger(L, (lua_Integer)time(NULL));
         lua_replace(L, 2);
     }
-    lua_settop(L, 2);
     if (deterministic(L) && fmt[0] != '!') {
         lua_pushfstring(L, "!%s", fmt);
         lua_replace(L, 1);
@@ -710,9 +712,20 @@ static int env_build_protected(lua_State *L)
     if (sb__host_install(sb, NULL) != GOSR_OK)
         return luaL_error(L, "host functions could not be installed");
     sb__set_trap(L, gtrap);
+    lua_pushvalue(L, -1);
     lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    /* Drop the original libraries so nothing reaches them. */
-    lua_pushnil(L);
+    /* Replace the original libraries in the registry by the safe tables
+     * (only used to name functions in error messages). */
+    static const char *const libs[] = {"string", "table", "math", "os",
+                                       "coroutine", "utf8", NULL};
+    lua_newtable(L);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "_G");
+    for (const char *const *l = libs; *l; l++) {
+        lua_pushstring(L, *l);
+        lua_rawget(L, -3);
+        lua_setfield(L, -2, *l);
+    }
     lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_settop(L, 0);
     return 0;

@@ -281,9 +281,12 @@ static int status_for(gosr_sandbox_reason r)
 static int fault_error(gosr_sandbox *sb, gosr_error *err)
 {
     const gosr_sandbox_fault *f = &sb->fault;
+    size_t wl = strlen(f->where);
+    bool prefix = wl && strncmp(f->message, f->where, wl) != 0;
     return gosr_error_set(err, status_for(f->reason),
                           gosr_sandbox_reason_name(f->reason), "%s%s%s",
-                          f->where, f->where[0] ? ": " : "", f->message);
+                          prefix ? f->where : "", prefix ? ": " : "",
+                          f->message);
 }
 
 /* Message handler of the outermost protected call: notes where an

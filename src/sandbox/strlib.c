@@ -85,6 +85,7 @@ static int match_class(int c, int cl)
     case 'u': r = isupper(c); break;
     case 'w': r = isalnum(c); break;
     case 'x': r = isxdigit(c); break;
+    case 'z': r = (c == 0); break; /* deprecated but still in 5.4 */
     default: return cl == c;
     }
     if (isupper(cl))
@@ -663,8 +664,9 @@ static int sb_concat(lua_State *L)
         charge_every(L, k);
         lua_geti(L, 1, i);
         if (!lua_isstring(L, -1))
-            return luaL_error(L, "invalid value (at index %I) in table for "
-                                 "'concat'", (LUAI_UACINT)i);
+            return luaL_error(L, "invalid value (%s) at index %I in table "
+                                 "for 'concat'", luaL_typename(L, -1),
+                              (LUAI_UACINT)i);
         luaL_addvalue(&b);
         if (i == last)
             break;
