@@ -16,6 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_SEEDS 256
+#undef MAX_INPUT /* <limits.h> defines one under _GNU_SOURCE */
 #define MAX_INPUT (1u << 20)
 
 typedef struct seed {
