@@ -226,6 +226,7 @@ int gosr_sandbox_create(const gosr_sandbox_config *cfg, gosr_sandbox **out,
     if (!sb->L)
         goto out_free_sb;
     *(gosr_sandbox **)lua_getextraspace(sb->L) = sb;
+    lua_gc(sb->L, LUA_GCGEN, 0, 0); /* as lua.c does */
     sb->cur = sb->L;
     sb__rng_seed(sb, 0);
     gosr_sandbox_config caps = {0};

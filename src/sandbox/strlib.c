@@ -764,10 +764,98 @@ static void sift_down(lua_State *L, lua_Integer root, lua_Integer end,
     }
 }
 
+/* Numeric keys of the fast path: all integers or all floats. */
+typedef union sort_num {
+    lua_Integer i; /* when every element is an integer */
+    lua_Number f;  /* when every element is a float */
+} sort_num;
+
+static bool num_less(const sort_num *a, const sort_num *b, bool ints)
+{
+    return ints ? a->i < b->i : a->f < b->f;
+}
+
+/* Bottom-up merge sort of a[0..n) using tmp, charging fuel per pass (a
+ * pass is O(n) C work, so kills land within one pass). Result in a. */
+static void merge_sort(lua_State *L, sort_num *a, sort_num *tmp, size_t n,
+                       bool ints)
+{
+    sort_num *src = a, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        sb__charge(L, n);
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n;
+            size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                dst[o++] = num_less(&src[j], &src[i], ints) ? src[j++]
+                                                            : src[i++];
+            while (i < mid)
+                dst[o++] = src[i++];
+            while (j < hi)
+                dst[o++] = src[j++];
+        }
+        sort_num *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+}
+
+/* Sorts a plain array of only integers or only floats in C. Returns false
+ * (nothing changed) when the table does not qualify. */
+static bool sort_fast(lua_State *L, lua_Integer n)
+{
+    gosr_sandbox *sb = sb_of(L);
+    uint64_t need = (uint64_t)n * 2 * sizeof(sort_num) + 64;
+    if (lua_getmetatable(L, 1)) {
+        lua_pop(L, 1);
+        return false;
+    }
+    if (sb->mem_used + need > sb->mem_limit || n > (1 << 26))
+        return false;
+    sort_num *a = lua_newuserdatauv(L, (size_t)need, 0);
+    int kind = 0; /* 1 = integers, 2 = floats */
+    for (lua_Integer i = 1; i <= n; i++) {
+        int t = lua_rawgeti(L, 1, i);
+        int k = t != LUA_TNUMBER ? 3 : lua_isinteger(L, -1) ? 1 : 2;
+        if (kind && k != kind)
+            k = 3;
+        if (k == 3) {
+            lua_pop(L, 2);
+            return false;
+        }
+        kind = k;
+        if (k == 1)
+            a[i - 1].i = lua_tointeger(L, -1);
+        else
+            a[i - 1].f = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        charge_every(L, i);
+    }
+    merge_sort(L, a, a + n, (size_t)n, kind == 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (kind == 1)
+            lua_pushinteger(L, a[i - 1].i);
+        else
+            lua_pushnumber(L, a[i - 1].f);
+        lua_rawseti(L, 1, i);
+    }
+    sb__charge(L, (uint64_t)n);
+    lua_pop(L, 1);
+    return true;
+}
+
 static int sb_sort(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer n = luaL_len(L, 1);
+    if (n > 1 && lua_isnoneornil(L, 2)) {
+        lua_settop(L, 1);
+        if (sort_fast(L, n))
+            return 0;
+    }
     if (n > 1) {
         luaL_argcheck(L, n < INT32_MAX, 1, "array too big");
         if (!lua_isnoneornil(L, 2))

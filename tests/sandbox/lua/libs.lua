@@ -35,6 +35,13 @@ table.sort(t)
 rec(table.concat(t, ","))
 table.sort(t, function(a, b) return a > b end)
 rec(table.concat(t, ","))
+local fl = {}
+for i = 1, 300 do fl[i] = ((i * 7919) % 211) / 7 - 10 end
+table.sort(fl)
+rec(table.concat(fl, ","))
+local mixed = {3, 1.5, 2, -1, 0.25}
+table.sort(mixed)
+rec(table.concat(mixed, ","))
 local words = {"pear", "apple", "fig", "banana", "kiwi"}
 table.sort(words)
 rec(table.concat(words, ","))
