@@ -676,9 +676,12 @@ static void build_table_utf8(lua_State *L, int g0)
     sb__set_trap(L, none);
     lua_setfield(L, -3, "table");
     lua_pop(L, 1);
+    static const char *const ucharged[] = {"len", "codepoint", "offset",
+                                           NULL};
     lua_getfield(L, g0, "utf8");
     lua_newtable(L);
     copy_fields(L, -2, ukeep);
+    sb__wrap_charged(L, ucharged);
     sb__set_trap(L, none);
     lua_setfield(L, -3, "utf8");
     lua_pop(L, 1);

@@ -73,11 +73,15 @@ int gosr_sandbox_pool_create(unsigned threads, gosr_sandbox_pool **out)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 8u << 20); /* Lua + matcher recursion */
     for (unsigned i = 0; i < threads; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+        if (pthread_create(&p->threads[i], &at, worker, p) != 0)
             break;
         p->nthreads++;
     }
+    pthread_attr_destroy(&at);
     if (p->nthreads == 0) {
         gosr_sandbox_pool_destroy(p);
         return GOSR_EINTERNAL;

@@ -376,10 +376,14 @@ static int run_protected(gosr_sandbox *sb, int nargs, int nret,
     lua_pushcfunction(L, top_msgh);
     lua_insert(L, base);
     gosr_sandbox *prev = sb__watch_enter(sb);
+    char *saved_base = sb->stack_base;
+    char here;
+    sb->stack_base = &here;
     call_begin(sb);
     int status = lua_pcall(L, nargs, nret, base);
     sb__watch_disarm(sb);
     sb__watch_leave(prev);
+    sb->stack_base = saved_base;
     sb->in_call = false;
     sb->cur = sb->L;
     uint64_t elapsed = gosr_time_mono_ns() - sb->call_start;

@@ -23,6 +23,7 @@
 #define SB_DEFAULT_LOG (64u << 10)
 #define SB_UNPACK_MAX 8000       /* most values table.unpack may push */
 #define SB_CHECK_STEPS 1024u     /* C-loop steps between budget checks */
+#define SB_STACK_LIMIT (1u << 20) /* C stack the matcher may use per call */
 
 typedef struct sb_host_entry sb_host_entry;
 
@@ -56,6 +57,8 @@ struct gosr_sandbox {
     uint32_t tick_host_calls;/* host calls in this tick */
     uint64_t tick;           /* current tick number */
     uint64_t call_start;     /* monotonic ns at call start */
+    char *stack_base;        /* C stack address at call start (matcher
+                                stack guard); runner only */
     uint64_t rng[4];         /* xoshiro256** state */
     bool in_call;            /* a call is running (re-entry guard) */
     bool dead;               /* a kill happened; calls refused */
@@ -104,6 +107,9 @@ void sb__set_trap(lua_State *L, const char *const *names);
 /* Pushes the safe string table (with wrapped find/match/gmatch/gsub/rep/
  * format) and installs it as the string metatable's __index. */
 void sb__open_string(lua_State *L);
+/* Replaces each named function of the table on top by a wrapper that
+ * charges fuel by the length of its first (string) argument. */
+void sb__wrap_charged(lua_State *L, const char *const *names);
 /* Replaces concat, unpack, sort, move in the table library on the stack
  * top. */
 void sb__patch_table(lua_State *L);

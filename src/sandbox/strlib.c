@@ -266,10 +266,22 @@ static const char *match_item(mstate *ms, const char *s, const char *p,
     }
 }
 
+/* Nested matches (gsub callbacks that match again) multiply recursion;
+ * bound the C stack the matcher may use in one call. */
+static void stack_guard(mstate *ms)
+{
+    char here;
+    const char *base = sb_of(ms->L)->stack_base;
+    if (base && (uintptr_t)base - (uintptr_t)&here > SB_STACK_LIMIT)
+        luaL_error(ms->L, "pattern too complex (C stack)");
+}
+
 static const char *do_match(mstate *ms, const char *s, const char *p)
 {
     if (ms->depth-- == 0)
         luaL_error(ms->L, "pattern too complex");
+    if ((ms->depth & 15) == 0)
+        stack_guard(ms);
     while (s && p != ms->p_end) {
         step(ms);
         if (*p == '(') {
@@ -580,6 +592,10 @@ static int sb_rep(lua_State *L)
     uint64_t unit = (uint64_t)l + lsep;
     uint64_t room = sb->mem_limit > sb->mem_used ? sb->mem_limit - sb->mem_used
                                                  : 0;
+    if ((uint64_t)n > room / unit && (uint64_t)n <= sb->mem_limit / unit) {
+        lua_gc(L, LUA_GCCOLLECT); /* garbage may leave room */
+        room = sb->mem_limit > sb->mem_used ? sb->mem_limit - sb->mem_used : 0;
+    }
     if ((uint64_t)n > room / unit)
         sb__kill(L, GOSR_SB_MEMORY,
                  "string.rep of %lld x %llu bytes exceeds the memory cap",
@@ -611,6 +627,30 @@ static int sb_format(lua_State *L)
     return 1;
 }
 
+/* Wraps a C function doing O(len(arg 1)) work: charges the length before
+ * calling the original (upvalue 1), so fuel bounds it too. */
+static int charge_len(lua_State *L)
+{
+    size_t len = 0;
+    if (lua_type(L, 1) == LUA_TSTRING)
+        lua_tolstring(L, 1, &len);
+    sb__charge(L, len / 32 + 1);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+void sb__wrap_charged(lua_State *L, const char *const *names)
+{
+    for (; *names; names++) {
+        lua_getfield(L, -1, *names);
+        lua_pushcclosure(L, charge_len, 1);
+        lua_setfield(L, -2, *names);
+    }
+}
+
 /* ---- the string table --------------------------------------------------- */
 
 void sb__open_string(lua_State *L)
@@ -628,6 +668,9 @@ void sb__open_string(lua_State *L)
         lua_setfield(L, -2, *k);
     }
     luaL_setfuncs(L, fns, 0);
+    static const char *const charged[] = {"lower", "upper", "reverse",
+                                          "byte", "unpack", NULL};
+    sb__wrap_charged(L, charged);
     lua_getfield(L, -2, "format");
     lua_pushcclosure(L, sb_format, 1);
     lua_setfield(L, -2, "format");

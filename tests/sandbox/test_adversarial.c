@@ -136,6 +136,17 @@ static const adv_case g_cases[] = {
      R_BUDGET | R_ERR},
     {"pattern_balance",
      "return (('('):rep(200000)):find('%b()')", R_BUDGET | R_ERR},
+    {"pattern_nested_gsub",
+     "local function f(s) return (s:gsub('(a*)$', function(x) return "
+     "f(x .. 'a') end)) end return f(('a'):rep(150))", R_ERR | R_BUDGET},
+    {"pattern_nested_deep",
+     "local p = ('a?'):rep(190) .. 'b'\n"
+     "local function f(n) return (('a'):rep(190)):gsub('a', function() "
+     "if n > 0 then f(n - 1) end return string.find(('a'):rep(190), p) "
+     "end) end return f(150)", R_ERR | R_BUDGET},
+    {"upper_loop",
+     "local s = ('x'):rep(1 << 20) while true do local u = s:upper() end",
+     R_BUDGET | R_MEM},
     {"pattern_malformed", "return ('x'):find('[a')", R_ERR},
     {"pattern_bad_capture", "return ('x'):find('%1')", R_ERR},
     /* string.rep edge cases */
