@@ -449,7 +449,7 @@ static int compile(gosr_sandbox *sb, const char *src, size_t len,
                       "t");
     if (st == LUA_OK)
         return GOSR_OK;
-    char msg[256];
+    char msg[200];
     error_text(sb->L, -1, msg, sizeof msg);
     lua_pop(sb->L, 1);
     if (st == LUA_ERRMEM)
@@ -465,10 +465,21 @@ int gosr_sandbox_load(gosr_sandbox *sb, const char *src, size_t len,
     if (rc != GOSR_OK)
         return rc;
     sb->in_call = true; /* compile runs no script code but allocates */
+    gosr_error local;
+    if (!err)
+        err = &local;
     rc = compile(sb, src, len, chunkname, err);
     sb->in_call = false;
-    if (rc != GOSR_OK)
+    if (rc != GOSR_OK) {
+        /* Refused before running: a record, but never a kill. */
+        sb->fault.reason = rc == GOSR_EDENIED   ? GOSR_SB_FORBIDDEN
+                           : rc == GOSR_EBUDGET ? GOSR_SB_MEMORY
+                                                : GOSR_SB_ERROR;
+        snprintf(sb->fault.message, sizeof sb->fault.message, "%.255s",
+                 err->detail);
+        sb->fault.mem_used = sb->mem_used;
         return rc;
+    }
     rc = run_protected(sb, 0, 1, err);
     if (rc != GOSR_OK)
         return rc;
