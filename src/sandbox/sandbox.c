@@ -508,6 +508,41 @@ static int push_args(gosr_sandbox *sb, const gosr_sbv *args, size_t nargs,
     return GOSR_OK;
 }
 
+/* Global access under a protected call: interning the name or growing
+ * the globals table may hit the memory cap, which must not panic. Stack
+ * in: name (light userdata), value or nothing; out: the value for gets. */
+static int global_get_protected(lua_State *L)
+{
+    const char *name = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, name);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static int global_set_protected(lua_State *L)
+{
+    const char *name = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, name);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+    return 0;
+}
+
+/* Pushes global `name` (raw); GOSR_ENOMEM when the heap is full. */
+static int push_global(gosr_sandbox *sb, const char *name)
+{
+    lua_State *L = sb->L;
+    lua_pushcfunction(L, global_get_protected);
+    lua_pushlightuserdata(L, (void *)name);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return GOSR_ENOMEM;
+    }
+    return GOSR_OK;
+}
+
 int gosr_sandbox_call(gosr_sandbox *sb, const char *fn, const gosr_sbv *args,
                       size_t nargs, gosr_sbv *ret, size_t nret,
                       gosr_error *err)
@@ -521,10 +556,9 @@ int gosr_sandbox_call(gosr_sandbox *sb, const char *fn, const gosr_sbv *args,
     if (nret > 16 || !lua_checkstack(L, (int)nret + 8))
         return gosr_error_set(err, GOSR_EINVAL, "too_many_results",
                               "%zu results", nret);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    lua_pushstring(L, fn);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
+    if (push_global(sb, fn) != GOSR_OK)
+        return gosr_error_set(err, GOSR_EBUDGET, "memory",
+                              "heap full while looking up '%s'", fn);
     if (lua_type(L, -1) != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return gosr_error_set(err, GOSR_ENOENT, "no_such_function",
@@ -585,11 +619,11 @@ int gosr_sandbox_get_global(gosr_sandbox *sb, const char *name, gosr_sbv *ret,
     if (sb->in_call)
         return gosr_error_set(err, GOSR_EBUSY, "sandbox_busy", "in a call");
     lua_State *L = sb->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    lua_pushstring(L, name);
-    lua_rawget(L, -2);
+    if (push_global(sb, name) != GOSR_OK)
+        return gosr_error_set(err, GOSR_EBUDGET, "memory",
+                              "heap full while looking up '%s'", name);
     int rc = sb__to_value(L, -1, &sb->cfg.limits, ret, err);
-    lua_pop(L, 2);
+    lua_pop(L, 1);
     return rc;
 }
 
@@ -601,17 +635,19 @@ int gosr_sandbox_set_global(gosr_sandbox *sb, const char *name,
     if (sb->dead)
         return fault_error(sb, err);
     lua_State *L = sb->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushcfunction(L, global_set_protected);
+    lua_pushlightuserdata(L, (void *)name);
     int rc = sb__push_value(L, v, &sb->cfg.limits);
     if (rc != GOSR_OK) {
-        lua_pop(L, 1);
+        lua_pop(L, 2);
         return gosr_error_set(err, rc, "bad_value", "cannot copy '%s' in",
                               name);
     }
-    lua_pushstring(L, name);
-    lua_insert(L, -2);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return gosr_error_set(err, GOSR_ENOMEM, "memory",
+                              "heap full while setting '%s'", name);
+    }
     return GOSR_OK;
 }
 

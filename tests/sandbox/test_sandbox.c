@@ -532,3 +532,44 @@ GOSR_TEST(allocation_failures)
     gosr_sandbox *sb = mk(NULL);
     gosr_sandbox_destroy(sb);
 }
+
+GOSR_TEST(full_heap_host_side)
+{
+    gosr_sandbox_config cfg = {.mem_limit = 256 << 10};
+    gosr_sandbox *sb = mk(&cfg);
+    REQUIRE(sb);
+    gosr_sbv r = {0};
+    /* Fill the heap to the brim, keeping it referenced. */
+    CHECK_OK(eval(sb, "keep = {} local ok = true while ok do ok = "
+                      "pcall(function() for i = 1, 64 do keep[#keep + 1] = "
+                      "{} end end) end", &r) == GOSR_OK ? GOSR_EINVAL
+                                                        : GOSR_OK);
+    /* The sandbox died of memory; host-side operations fail cleanly. */
+    CHECK(gosr_sandbox_is_dead(sb));
+    gosr_sbv v = {0};
+    gosr_sbv_str(&v, "a fresh string that is not interned yet", 39);
+    CHECK(gosr_sandbox_call(sb, "a_new_function_name_xyz", &v, 1, NULL, 0,
+                            NULL) != GOSR_OK);
+    gosr_sbv_free(&v);
+    gosr_sandbox_destroy(sb);
+    /* Alive but nearly full: lookups and sets may fail, never abort. */
+    sb = mk(&cfg);
+    REQUIRE(sb);
+    CHECK_OK(eval(sb, "while collectgarbage('count') < 255.8 do "
+                      "keep = {next = keep} end return 1", &r));
+    CHECK(!gosr_sandbox_is_dead(sb));
+    int failed = 0;
+    for (int i = 0; i < 200; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "global_number_%d", i);
+        gosr_sbv big = {0};
+        gosr_sbv_str(&big, name, strlen(name));
+        if (gosr_sandbox_set_global(sb, name, &big, NULL) != GOSR_OK)
+            failed++;
+        gosr_sandbox_get_global(sb, name, &r, NULL);
+        gosr_sbv_free(&r);
+        gosr_sbv_free(&big);
+    }
+    CHECK(failed > 0);
+    gosr_sandbox_destroy(sb);
+}
