@@ -88,6 +88,19 @@ static const adv_case g_cases[] = {
     {"tostring_loop_error",
      "while true do pcall(error, setmetatable({}, {__tostring = function() "
      "while true do end end})) end", R_BUDGET},
+    {"goto_loop", "::top:: goto top", R_BUDGET},
+    {"format_tostring_loop",
+     "return string.format('%s', setmetatable({}, {__tostring = function() "
+     "while true do end end}))", R_BUDGET},
+    {"gsub_table_index_loop",
+     "return ('abc'):gsub('%w', setmetatable({}, {__index = function() "
+     "while true do end end}))", R_BUDGET},
+    {"pairs_meta_loop",
+     "for k in pairs(setmetatable({}, {__pairs = function() while true do "
+     "end end})) do end", R_BUDGET},
+    {"concat_meta_loop",
+     "return table.concat(setmetatable({}, {__index = function() while "
+     "true do end end, __len = function() return 3 end}))", R_BUDGET},
     {"tail_call_loop", "local function f() return f() end return f()",
      R_BUDGET},
     /* memory bombs */

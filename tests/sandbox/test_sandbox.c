@@ -436,7 +436,7 @@ GOSR_TEST(errors_are_not_kills)
 
 GOSR_TEST(mod_api)
 {
-    gosr_sandbox_config pc = {.name = "game"};
+    gosr_sandbox_config pc = {.name = "game", .deadline_ns = 100000000};
     gosr_sandbox *game = mk(&pc), *mod = mk(NULL);
     REQUIRE(game && mod);
     gosr_sbv r = {0};
@@ -454,6 +454,15 @@ GOSR_TEST(mod_api)
     CHECK_OK(eval(mod, "return (pcall(game.fail))", &r));
     CHECK(r.type == GOSR_SBV_BOOL && !r.u.b);
     CHECK_STATUS(eval(mod, "return game.score(print)", &r), GOSR_EFAULT);
+    /* A runaway export dies at the module's deadline; the mod lives on. */
+    CHECK_OK(gosr_sandbox_export(mod, "game", game, "spin", NULL));
+    CHECK_OK(eval(mod, "local ok, e = pcall(game.spin) return tostring(ok) "
+                       ".. ' ' .. e", &r));
+    CHECK(r.type == GOSR_SBV_STR && strstr(r.u.s.p, "false") &&
+          strstr(r.u.s.p, "deadline"));
+    gosr_sbv_free(&r);
+    CHECK(gosr_sandbox_is_dead(game));
+    CHECK(!gosr_sandbox_is_dead(mod));
     CHECK(gosr_sandbox_export(mod, "game", mod, "x", NULL) != GOSR_OK);
     gosr_sandbox_destroy(mod);
     gosr_sandbox_destroy(game);
