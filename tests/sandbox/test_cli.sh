@@ -46,6 +46,21 @@ printf '\033Lua' > "$tmp/bin.lua"
 "$GOSR" sandbox run "$tmp/bin.lua" --json > "$tmp/out"; check binary 4 $?
 expect_json binary "$tmp/out" '"reason":"forbidden"'
 
+# Deterministic mode: same result and fuel in separate processes (string
+# hash seeds differ per process; pairs iterates in canonical order).
+cat > "$tmp/det.lua" <<'LUA'
+local t = {}
+for i = 1, 300 do t["key" .. i] = math.random(1, 1000) end
+local s = {}
+for k, v in pairs(t) do s[#s + 1] = k .. "=" .. v end
+return table.concat(s, ","):sub(1, 80) .. "|" .. collectgarbage("count")
+LUA
+"$GOSR" sandbox run "$tmp/det.lua" --json --seed 9 > "$tmp/d1"; check det1 0 $?
+"$GOSR" sandbox run "$tmp/det.lua" --json --seed 9 > "$tmp/d2"; check det2 0 $?
+if ! cmp -s "$tmp/d1" "$tmp/d2"; then
+    echo "FAIL determinism: $(cat "$tmp/d1") vs $(cat "$tmp/d2")"; fail=1
+fi
+
 "$GOSR" sandbox run > /dev/null 2>&1; check usage 2 $?
 "$GOSR" sandbox run "$tmp/ok.lua" --mode fast > /dev/null 2>&1; check bad-mode 2 $?
 "$GOSR" sandbox run "$tmp/ok.lua" --fuel x > /dev/null 2>&1; check bad-fuel 2 $?
