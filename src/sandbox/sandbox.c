@@ -216,7 +216,6 @@ int gosr_sandbox_create(const gosr_sandbox_config *cfg, gosr_sandbox **out,
     }
     sb->name = gosr_strdup(sb->cfg.name ? sb->cfg.name : "sandbox");
     sb->cfg.name = sb->name;
-    sb->cfg.declared_caps = sb->cfg.granted_caps = NULL; /* used once */
     sb->host = cfg ? cfg->host : NULL;
     sb->mem_limit = sb->cfg.mem_limit;
     sb->tick_fuel_used = sb->tick_time_used = 0;
@@ -229,13 +228,7 @@ int gosr_sandbox_create(const gosr_sandbox_config *cfg, gosr_sandbox **out,
     lua_gc(sb->L, LUA_GCGEN, 0, 0); /* as lua.c does */
     sb->cur = sb->L;
     sb__rng_seed(sb, 0);
-    gosr_sandbox_config caps = {0};
-    if (cfg) {
-        caps.declared_caps = cfg->declared_caps;
-        caps.granted_caps = cfg->granted_caps;
-    }
-    sb->cfg.declared_caps = caps.declared_caps;
-    sb->cfg.granted_caps = caps.granted_caps;
+    /* The capability lists are borrowed for the environment build only. */
     int rc = sb__env_build(sb, err);
     sb->cfg.declared_caps = sb->cfg.granted_caps = NULL;
     if (rc != GOSR_OK) {
