@@ -201,6 +201,9 @@ int gosr_sandbox_create(const gosr_sandbox_config *cfg, gosr_sandbox **out,
                         gosr_error *err)
 {
     *out = NULL;
+    if (sb__watch_start() != GOSR_OK)
+        return gosr_error_set(err, GOSR_EINTERNAL, "watchdog_failed",
+                              "cannot start the sandbox watchdog thread");
     gosr_sandbox *sb = gosr_calloc(1, sizeof *sb);
     if (!sb)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory",

@@ -115,6 +115,9 @@ void sb__wrap_charged(lua_State *L, const char *const *names);
 void sb__patch_table(lua_State *L);
 
 /* ---- watchdog.c ---- */
+/* Starts the watchdog thread and signal handler once per process (every
+ * sandbox creation checks, so arming never has to fail later). */
+int sb__watch_start(void);
 /* Arms the watchdog for the current call (deadline in monotonic ns). */
 int sb__watch_arm(gosr_sandbox *sb, uint64_t deadline);
 /* Disarms (call ended). */

@@ -121,6 +121,14 @@ static int start_locked(void)
     return GOSR_OK;
 }
 
+int sb__watch_start(void)
+{
+    pthread_mutex_lock(&g_lock);
+    int rc = g_started ? GOSR_OK : start_locked();
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
+
 int sb__watch_arm(gosr_sandbox *sb, uint64_t deadline)
 {
     sb_arm *a = &sb->arm;
