@@ -204,6 +204,9 @@ GOSR_API void gosr_sandbox_destroy(gosr_sandbox *sb);
  * under the budgets. On a fault returns GOSR_EFAULT (error), GOSR_EBUDGET
  * (fuel, memory, deadline, quota) or GOSR_EDENIED (forbidden), with
  * err->reason = the reason name; the record is in gosr_sandbox_fault_get.
+ * A chunk refused before running returns GOSR_EFORMAT (reason "syntax"),
+ * GOSR_ETOOBIG (over max_chunk) or GOSR_EDENIED (binary); that leaves a
+ * record too but is never a kill.
  * If `ret` is not NULL it receives the chunk's first result (owned by the
  * caller). */
 GOSR_API int gosr_sandbox_load(gosr_sandbox *sb, const char *src, size_t len,
