@@ -463,6 +463,15 @@ GOSR_TEST(mod_api)
     CHECK_OK(eval(mod, "return (pcall(game.fail))", &r));
     CHECK(r.type == GOSR_SBV_BOOL && !r.u.b);
     CHECK_STATUS(eval(mod, "return game.score(print)", &r), GOSR_EFAULT);
+    /* Re-entry (module calls back into the mod that is calling it) fails
+     * cleanly with sandbox_busy instead of corrupting either state. */
+    CHECK_OK(eval(mod, "function cb() return 1 end", &r));
+    CHECK_OK(eval(game, "function ping() return modapi.cb() end", &r));
+    CHECK_OK(gosr_sandbox_export(game, "modapi", mod, "cb", NULL));
+    CHECK_OK(gosr_sandbox_export(mod, "game", game, "ping", NULL));
+    CHECK_OK(eval(mod, "local ok, e = pcall(game.ping) return e", &r));
+    CHECK(r.type == GOSR_SBV_STR && strstr(r.u.s.p, "sandbox_busy"));
+    gosr_sbv_free(&r);
     /* A runaway export dies at the module's deadline; the mod lives on. */
     CHECK_OK(gosr_sandbox_export(mod, "game", game, "spin", NULL));
     CHECK_OK(eval(mod, "local ok, e = pcall(game.spin) return tostring(ok) "
