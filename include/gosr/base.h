@@ -183,6 +183,20 @@ GOSR_API void gosr_hex_encode(const uint8_t *in, size_t n, char *out);
  * NUL-terminated there) into out[n]. GOSR_EFORMAT otherwise. */
 GOSR_API int gosr_hex_decode(const char *hex, uint8_t *out, size_t n);
 
+/* ---- deterministic pseudo-random numbers -------------------------------- */
+
+/* SplitMix64: advances *state and returns the next output. Used to expand a
+ * seed into generator state. */
+GOSR_API uint64_t gosr_splitmix64(uint64_t *state);
+/* xoshiro256** (Blackman & Vigna): advances the 4-word state s and returns
+ * the next output. The state must not be all zero (seed it through
+ * gosr_splitmix64). Same sequence on every machine: the simulation, the
+ * sandbox RNG and the AI core's offline generators all draw from it. */
+GOSR_API uint64_t gosr_xoshiro256ss(uint64_t s[4]);
+
+/* Value of one hex digit (0-9, a-f, A-F), or -1. */
+GOSR_API int gosr_hex_digit(char c);
+
 /* ---- file I/O with fault injection -------------------------------------- */
 
 /* Every file operation of the store and the ledgers goes through this table

@@ -12,18 +12,6 @@
 /* ---- URI ------------------------------------------------------------------
  */
 
-/* Value of a hex digit, or -1. */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes src[0..n) into *dst (advancing it, NUL-terminated); '+' becomes
  * a space when `plus` (query strings). Refuses bad escapes and NUL. */
 static int decode(const char *src, size_t n, bool plus, char **dst,
@@ -36,7 +24,7 @@ static int decode(const char *src, size_t n, bool plus, char **dst,
             if (i + 2 >= n)
                 return gosr_error_set(err, GOSR_EFORMAT, "escape_malformed",
                                       "truncated %%-escape");
-            int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
+            int hi = gosr_hex_digit(src[i + 1]), lo = gosr_hex_digit(src[i + 2]);
             if (hi < 0 || lo < 0)
                 return gosr_error_set(err, GOSR_EFORMAT, "escape_malformed",
                                       "bad %%-escape");

@@ -25,14 +25,6 @@
 
 /* ---- PRNG --------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void ai__rng_seed(ai_rng *r, gosr_ai_cap cap, uint64_t seed, const char *input,
                   size_t n)
 {
@@ -51,23 +43,13 @@ void ai__rng_seed(ai_rng *r, gosr_ai_cap cap, uint64_t seed, const char *input,
         uint64_t w = 0;
         for (int j = 0; j < 8; j++)
             w |= (uint64_t)d[i * 8 + j] << (8 * j);
-        r->s[i] = splitmix64(&w);
+        r->s[i] = gosr_splitmix64(&w);
     }
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 uint64_t ai__rng_next(ai_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
+    return gosr_xoshiro256ss(r->s);
 }
 
 uint32_t ai__rng_below(ai_rng *r, uint32_t n)

@@ -15,7 +15,7 @@ void gosr_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_nibble(char c)
+int gosr_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -31,7 +31,7 @@ int gosr_hex_decode(const char *hex, uint8_t *out, size_t n)
     if (!hex || strlen(hex) != 2 * n)
         return GOSR_EFORMAT;
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+        int hi = gosr_hex_digit(hex[2 * i]), lo = gosr_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return GOSR_EFORMAT;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -725,14 +725,6 @@ int gosr_sandbox_effects_take(gosr_sandbox *sb, gosr_sbv **out, size_t *n)
 
 /* ---- RNG: xoshiro256** seeded by splitmix64(seed, name, tick) ------------ */
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void sb__rng_seed(gosr_sandbox *sb, uint64_t tick)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the name */
@@ -740,22 +732,12 @@ void sb__rng_seed(gosr_sandbox *sb, uint64_t tick)
         h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
     uint64_t x = sb->cfg.seed ^ h ^ (tick * 0xD1B54A32D192ED03ull);
     for (int i = 0; i < 4; i++)
-        sb->rng[i] = splitmix(&x);
+        sb->rng[i] = gosr_splitmix64(&x);
 }
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 uint64_t sb__rng_next(gosr_sandbox *sb)
 {
-    uint64_t *s = sb->rng;
-    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
+    return gosr_xoshiro256ss(sb->rng);
 }
 
 uint64_t gosr_sandbox_rng_next(gosr_sandbox *sb) { return sb__rng_next(sb); }
