@@ -85,6 +85,8 @@ typedef struct gosr_node_config {
     uint32_t max_spawn_per_tick; /* world.spawn calls per module per tick
                                    (default 256) */
     const char *session_log;    /* record a session log here (or NULL) */
+    bool hash_ticks;            /* hash the world after every tick (for
+                                   status; forced on with a session log) */
 } gosr_node_config;
 
 /* Opens (creating) the node directory: store, registry, ledger (chain

@@ -26,7 +26,8 @@ static int open_world(gosr_node *n, gosr_error *err)
     if (rc != GOSR_OK)
         return rc;
     gosr_tick_config tc = {.rate_hz = n->cfg.rate_hz,
-                           .hash_every_tick = n->cfg.session_log != NULL};
+                           .hash_every_tick = n->cfg.session_log != NULL ||
+                                              n->cfg.hash_ticks};
     rc = gosr_tick_create(n->world, &tc, &n->tick, err);
     if (rc == GOSR_OK)
         rc = gosr_tick_add_system(n->tick, "modules", kernel__system, n);

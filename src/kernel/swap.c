@@ -44,6 +44,23 @@ int kernel__ledger_append(gosr_node *n, const char *actor, const char *action,
     return rc;
 }
 
+/* Activation history as a stack: activate pushes; a rollback to V pops
+ * back to V (or pushes V when it is not on the stack), so the entry below
+ * the top is always what a plain rollback returns to. */
+static void history_push(json_t *h, const char *action, const char *version)
+{
+    if (!strcmp(action, "rollback")) {
+        size_t k = json_array_size(h);
+        while (k > 0) {
+            const char *v = json_string_value(json_array_get(h, k - 1));
+            if (!strcmp(v, version))
+                return;
+            json_array_remove(h, --k);
+        }
+    }
+    json_array_append_new(h, json_string(version));
+}
+
 /* Replays the ledger: {"id": "version"} of what is active, plus (for
  * rollback targets) {"id": ["v1","v2",...]} activation history. Stops at
  * the first broken row in safe mode. Caller frees *map. */
@@ -72,7 +89,7 @@ int kernel__ledger_active(gosr_node *n, json_t **map, gosr_error *err)
             json_t *h = json_object_get(hist, r.subject);
             if (!h)
                 json_object_set_new(hist, r.subject, h = json_array());
-            json_array_append_new(h, json_string(r.version));
+            history_push(h, r.action, r.version);
         } else if (!strcmp(r.action, "deactivate")) {
             json_object_del(act, r.subject);
         }
@@ -378,14 +395,10 @@ static int job_rollback(void *arg, gosr_error *err)
     if (rc != GOSR_OK)
         return rc;
     json_t *h = json_object_get(json_object_get(map, "history"), j->id);
-    const char *cur = s->ver->version;
-    for (size_t k = json_array_size(h); k-- > 0;) {
-        const char *v = json_string_value(json_array_get(h, k));
-        if (strcmp(v, cur) != 0) {
-            snprintf(j->target, sizeof j->target, "%s", v);
-            break;
-        }
-    }
+    size_t k = json_array_size(h);
+    if (k >= 2)
+        snprintf(j->target, sizeof j->target, "%s",
+                 json_string_value(json_array_get(h, k - 2)));
     json_decref(map);
     if (!j->target[0])
         return gosr_error_set(err, GOSR_ENOENT, "no_previous_version",
