@@ -148,6 +148,15 @@ GOSR_API gosr_world *gosr_node_world(gosr_node *n);
 GOSR_API gosr_ledger *gosr_node_ledger(gosr_node *n);
 GOSR_API uint16_t gosr_node_admin_port(gosr_node *n);
 
+/* Re-runs a session log recorded by a node (systems "kernel.v1") against
+ * the module bundles in DIR's store: the logged kernel events replay every
+ * switch at its tick, faults and rollbacks happen again (deterministic
+ * sandboxes), and the world hash is compared after every tick (see
+ * gosr_replay_file for res). Opens DIR's store read-only, so a node may be
+ * running there. */
+GOSR_API int gosr_node_replay(const char *dir, const char *log,
+                              gosr_replay_result *res, gosr_error *err);
+
 /* Counters (monotonic since open). */
 typedef struct gosr_node_counters {
     uint64_t ticks;      /* ticks run */

@@ -37,6 +37,7 @@ typedef struct kslot {
     gosr_sandbox *sb;           /* its sandbox (owned) */
     bool probation;             /* within the first N ticks after a swap */
     uint32_t healthy;           /* healthy ticks since the switch */
+    uint32_t quarantine;        /* healthy ticks needed to retire */
     kver *old_ver;              /* quarantined version (owned) or NULL */
     gosr_sandbox *old_sb;       /* quarantined sandbox (owned) or NULL */
     gosr_world_snap *snap;      /* world before the first new tick */
@@ -75,6 +76,11 @@ struct gosr_node {
                                    the queue for good (closed at stop) */
     atomic_bool stop;           /* ask the tick thread to end */
     gosr_node_counters ctr;     /* counters (tick thread writes) */
+    bool replay;                /* replaying a session: no ledger, no
+                                   arena file; switches come from the
+                                   logged kernel events */
+    bool pending_after;         /* replay: after-tick work of the previous
+                                   tick still to do */
     pthread_mutex_t ctr_mu;     /* guards ctr and status snapshots */
     uint64_t emitted;           /* events emitted by modules */
     gosr_hash last_hash;        /* world hash after the last tick */
@@ -146,6 +152,16 @@ int kernel__ledger_append(gosr_node *n, const char *actor,
                           const char *action, const char *id,
                           const char *version, const char *reason,
                           json_t *evidence, gosr_error *err);
+
+/* Logs a kernel event (switch or operator rollback) as an input of the
+ * next tick, so a replay performs it at the same point. */
+void kernel__log_switch(gosr_node *n, const char *action, const char *id,
+                        const char *version);
+/* Replay: performs a logged kernel event inside the tick's batch. */
+int kernel__replay_event(gosr_node *n, const gosr_event *ev);
+/* Switch back to the quarantined version, world restored (tick thread). */
+void kernel__roll_back_slot(gosr_node *n, kslot *s, const char *actor,
+                            const char *why);
 
 /* api.c */
 int kernel__api_register(gosr_node *n, gosr_error *err);

@@ -87,7 +87,7 @@ int kernel__module_load(gosr_node *n, const kver *v, const gosr_sbv *old_state,
     gosr_sandbox_config c = {.mode = n->cfg.mode,
                              .fuel = n->cfg.fuel,
                              .mem_limit = n->cfg.mem_limit,
-                             .seed = n->cfg.seed,
+                             .seed = gosr_world_get_config(n->world)->seed,
                              .name = v->id,
                              .host = n->host,
                              .declared_caps = v->caps,
@@ -254,7 +254,15 @@ int kernel__system(void *ud, gosr_world *w, uint64_t tick,
                    const gosr_event *events, size_t nevents)
 {
     gosr_node *n = ud;
-    (void)w;
+    if (n->replay) {
+        n->world = w;
+        if (n->pending_after)
+            kernel__after_tick(n);
+        n->pending_after = true;
+        for (size_t i = 0; i < nevents; i++)
+            if (kernel__replay_event(n, &events[i]) != GOSR_OK)
+                return GOSR_EFORMAT;
+    }
     for (size_t i = 0; i < n->nslots; i++) {
         kslot *s = &n->slots[i];
         s->faulted = false;

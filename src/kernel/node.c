@@ -78,6 +78,9 @@ static int restore_active(gosr_node *n, gosr_error *err)
                      json_string_value(v), e.reason, e.detail);
     }
     json_decref(map);
+    for (size_t i = 0; i < n->nslots; i++) /* replay starts from these */
+        kernel__log_switch(n, "switch", n->slots[i].ver->id,
+                           n->slots[i].ver->version);
     return GOSR_OK;
 }
 
@@ -482,4 +485,55 @@ gosr_ledger *gosr_node_ledger(gosr_node *n)
 uint16_t gosr_node_admin_port(gosr_node *n)
 {
     return n->admin ? gosr_admin_server_port(n->admin) : 0;
+}
+
+/* ---- replay ---------------------------------------------------------------- */
+
+/* gosr_replay_file's install hook has no user pointer; replays are
+ * serialised by this lock and find their node here. */
+static pthread_mutex_t replay_mu = PTHREAD_MUTEX_INITIALIZER;
+static gosr_node *replay_node;
+
+static int replay_install(gosr_tick *t, const char *systems_id,
+                          gosr_error *err)
+{
+    if (strcmp(systems_id, "kernel.v1") != 0)
+        return gosr_sim_install(t, systems_id, err);
+    return gosr_tick_add_system(t, "modules", kernel__system, replay_node);
+}
+
+int gosr_node_replay(const char *dir, const char *log,
+                     gosr_replay_result *res, gosr_error *err)
+{
+    gosr_node *n = gosr_calloc(1, sizeof *n);
+    if (!n)
+        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "node");
+    n->replay = true;
+    n->cfg.no_trust = true;
+    n->cfg.rate_hz = 30;
+    pthread_mutex_init(&n->db_mu, NULL);
+    pthread_mutex_init(&n->ledger_mu, NULL);
+    pthread_mutex_init(&n->ctr_mu, NULL);
+    n->dir = gosr_strdup(dir);
+    n->granted = gosr_strdup(GOSR_NODE_DEFAULT_CAPS);
+    char *p = gosr_asprintf("%s/%s", dir, GOSR_NODE_STORE_DIR);
+    gosr_store_config sc = {.read_only = true};
+    int rc = n->dir && n->granted && p ? GOSR_OK : GOSR_ENOMEM;
+    if (rc == GOSR_OK)
+        rc = gosr_store_open(p, &sc, &n->store, err);
+    gosr_free(p);
+    if (rc == GOSR_OK)
+        rc = kernel__registry_open(n, err);
+    if (rc == GOSR_OK)
+        rc = kernel__host_create(n, err);
+    if (rc == GOSR_OK) {
+        pthread_mutex_lock(&replay_mu);
+        replay_node = n;
+        rc = gosr_replay_file(log, replay_install, res, err);
+        replay_node = NULL;
+        pthread_mutex_unlock(&replay_mu);
+    }
+    n->world = NULL; /* the replay's world, already destroyed */
+    gosr_node_close(n);
+    return rc;
 }

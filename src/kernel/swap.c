@@ -128,7 +128,10 @@ typedef struct act_job {
     gosr_sbv old_state;    /* running version's state at prepare */
     gosr_sbv old_schema;   /* its STATE_SCHEMA */
     gosr_sandbox *sb;      /* the loaded new sandbox (owned until switch) */
+    uint32_t quarantine;   /* probation ticks; 0 = the node's setting */
 } act_job;
+
+static void retire_old(gosr_node *n, kslot *s);
 
 static int job_prepare(void *arg, gosr_error *err)
 {
@@ -173,6 +176,7 @@ static int job_switch(void *arg, gosr_error *err)
     uint64_t t0 = gosr_time_mono_ns();
     kslot *s = kernel__slot_find(n, j->id);
     int rc = GOSR_OK;
+    kernel__log_switch(n, "switch", j->id, j->version);
     if (!s) {
         rc = kernel__slot_add(n, j->v, j->sb, NULL);
         if (rc != GOSR_OK)
@@ -191,12 +195,17 @@ static int job_switch(void *arg, gosr_error *err)
         rc = gosr_world_snapshot(n->world, &s->snap);
     if (rc != GOSR_OK)
         return rc;
+    if (s->old_sb) /* replay of a log whose probation ended early */
+        retire_old(n, s);
     s->old_ver = s->ver;
     s->old_sb = s->sb;
     s->ver = j->v;
     s->sb = j->sb;
     s->probation = true;
     s->healthy = 0;
+    s->quarantine = j->quarantine ? j->quarantine
+                    : n->cfg.quarantine_ticks ? n->cfg.quarantine_ticks
+                                              : 30;
     s->dead = false;
     j->v = NULL;
     j->sb = NULL;
@@ -277,8 +286,8 @@ out_release:
 /* ---- probation ------------------------------------------------------------------ */
 
 /* Tick thread: switch back to the quarantined version, world restored. */
-static void roll_back_slot(gosr_node *n, kslot *s, const char *actor,
-                           const char *why)
+void kernel__roll_back_slot(gosr_node *n, kslot *s, const char *actor,
+                            const char *why)
 {
     json_t *ev = json_pack("{s:s, s:I}", "failed", s->ver->version, "tick",
                            (json_int_t)gosr_world_tick(n->world));
@@ -291,6 +300,8 @@ static void roll_back_slot(gosr_node *n, kslot *s, const char *actor,
     if (gosr_world_begin(n->world) == GOSR_OK) {
         gosr_world_restore(n->world, s->snap);
         gosr_world_commit(n->world, false);
+    } else { /* replay: inside the next tick's batch already */
+        gosr_world_restore(n->world, s->snap);
     }
     gosr_sandbox_destroy(s->sb);
     kernel__kver_free(s->ver);
@@ -303,8 +314,10 @@ static void roll_back_slot(gosr_node *n, kslot *s, const char *actor,
     s->probation = false;
     s->faulted = false;
     gosr_error e = {0};
-    if (kernel__ledger_append(n, actor, "rollback", s->ver->id,
-                              s->ver->version, why, ev, &e) != GOSR_OK)
+    if (n->replay)
+        json_decref(ev);
+    else if (kernel__ledger_append(n, actor, "rollback", s->ver->id,
+                                   s->ver->version, why, ev, &e) != GOSR_OK)
         gosr_log(GOSR_LOG_ERROR, "kernel", "ledger rollback row: %s",
                  e.detail);
     pthread_mutex_lock(&n->ctr_mu);
@@ -320,7 +333,9 @@ static void retire_old(gosr_node *n, kslot *s)
     gosr_error e = {0};
     json_t *ev = json_pack("{s:s, s:I}", "successor", s->ver->version,
                            "healthy_ticks", (json_int_t)s->healthy);
-    if (kernel__ledger_append(n, "kernel", "retire", s->old_ver->id,
+    if (n->replay)
+        json_decref(ev);
+    else if (kernel__ledger_append(n, "kernel", "retire", s->old_ver->id,
                               s->old_ver->version, "probation passed", ev,
                               &e) != GOSR_OK)
         gosr_log(GOSR_LOG_ERROR, "kernel", "ledger retire row: %s", e.detail);
@@ -341,18 +356,88 @@ static void retire_old(gosr_node *n, kslot *s)
 
 void kernel__after_tick(gosr_node *n)
 {
-    uint32_t want = n->cfg.quarantine_ticks ? n->cfg.quarantine_ticks : 30;
     for (size_t i = 0; i < n->nslots; i++) {
         kslot *s = &n->slots[i];
         if (!s->probation)
             continue;
         if (s->faulted) {
-            roll_back_slot(n, s, "kernel", "fault during probation");
+            kernel__roll_back_slot(n, s, "kernel", "fault during probation");
             continue;
         }
-        if (++s->healthy >= want)
+        if (++s->healthy >= s->quarantine)
             retire_old(n, s);
     }
+}
+
+/* ---- session log: switches as logged kernel events ---------------------------- */
+
+#define EV_SWITCH "kernel:switch:v1:completed"
+#define EV_ROLLBACK "kernel:rollback:v1:completed"
+
+void kernel__log_switch(gosr_node *n, const char *action, const char *id,
+                        const char *version)
+{
+    if (n->replay || !n->session)
+        return;
+    gosr_event ev = {0};
+    char payload[KID_MAX + KVER_MAX + 16];
+    uint32_t q = n->cfg.quarantine_ticks ? n->cfg.quarantine_ticks : 30;
+    int len = snprintf(payload, sizeof payload, "%s %s %u", id, version, q);
+    gosr_event_set_name(&ev, strcmp(action, "switch") ? EV_ROLLBACK
+                                                      : EV_SWITCH, NULL);
+    gosr_event_set_payload(&ev, payload, (size_t)len);
+    if (gosr_tick_submit(n->tick, &ev) != GOSR_OK)
+        gosr_log(GOSR_LOG_ERROR, "kernel", "session: cannot log %s %s",
+                 action, payload);
+    gosr_event_clear(&ev);
+}
+
+/* Replay of a logged switch: load with the current state, switch. */
+static int replay_switch(gosr_node *n, const char *id, const char *version,
+                         uint32_t quarantine, gosr_error *err)
+{
+    act_job j = {.n = n, .id = id, .version = version, .actor = "replay",
+                 .action = "activate", .quarantine = quarantine};
+    int rc = kernel__registry_get(n, id, version, &j.v, err);
+    kslot *s = rc == GOSR_OK ? kernel__slot_find(n, id) : NULL;
+    if (s) {
+        snprintf(j.from, sizeof j.from, "%s", s->ver->version);
+        gosr_sandbox_get_global(s->sb, "state", &j.old_state, NULL);
+        gosr_sandbox_get_global(s->sb, "STATE_SCHEMA", &j.old_schema, NULL);
+    }
+    if (rc == GOSR_OK)
+        rc = load_new(&j, err);
+    if (rc == GOSR_OK)
+        rc = job_switch(&j, err);
+    job_release(&j);
+    return rc;
+}
+
+int kernel__replay_event(gosr_node *n, const gosr_event *ev)
+{
+    bool sw = strcmp(ev->name, EV_SWITCH) == 0;
+    if (!sw && strcmp(ev->name, EV_ROLLBACK) != 0)
+        return GOSR_OK;
+    char id[KID_MAX], ver[KVER_MAX], fmt[32];
+    unsigned q = 0;
+    snprintf(fmt, sizeof fmt, "%%%ds %%%ds %%u", KID_MAX - 1, KVER_MAX - 1);
+    char *p = gosr_strndup((const char *)ev->payload, ev->payload_len);
+    int got = p ? sscanf(p, fmt, id, ver, &q) : 0;
+    gosr_free(p);
+    if (got != 3 || q == 0 || q > 1000000)
+        return GOSR_EFORMAT;
+    gosr_error err = {0};
+    if (sw) {
+        int rc = replay_switch(n, id, ver, q, &err);
+        if (rc != GOSR_OK)
+            gosr_log(GOSR_LOG_ERROR, "kernel", "replay switch %s@%s: %s",
+                     id, ver, err.detail);
+        return rc;
+    }
+    kslot *s = kernel__slot_find(n, id);
+    if (s && s->probation)
+        kernel__roll_back_slot(n, s, "replay", "operator rollback");
+    return GOSR_OK;
 }
 
 /* ---- operator rollback ---------------------------------------------------------- */
@@ -378,7 +463,8 @@ static int job_rollback(void *arg, gosr_error *err)
                               "safe mode: no activations");
     if (s->probation &&
         (!j->to || strcmp(j->to, s->old_ver->version) == 0)) {
-        roll_back_slot(j->n, s, j->actor, "operator rollback");
+        kernel__log_switch(j->n, "rollback", j->id, s->old_ver->version);
+        kernel__roll_back_slot(j->n, s, j->actor, "operator rollback");
         j->done = true;
         return GOSR_OK;
     }

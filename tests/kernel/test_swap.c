@@ -323,3 +323,77 @@ GOSR_TEST(threaded_node_swaps_between_ticks)
     gosr_free(v2);
     gosr_free(dir);
 }
+
+GOSR_TEST(session_with_lua_modules_replays)
+{
+    kfix f;
+    kfix_keys(&f);
+    char *dir = gosr_asprintf("%s/node", gosr_test_tmpdir());
+    char *log = gosr_asprintf("%s/session.log", gosr_test_tmpdir());
+    char *v1 = kfix_mover(&f, 1), *v2 = kfix_mover(&f, 2),
+         *v3 = kfix_mover(&f, 3);
+    gosr_node *n = open_node(&f, dir);
+    REQUIRE(n);
+    gosr_error err = {0};
+    CHECK_OK(gosr_node_publish(n, v1, true, "t", NULL, &err));
+    gosr_node_close(n);
+    /* a session: restored v1, swap to v2, v3 faults and rolls back, and
+     * an input event every few ticks */
+    gosr_node_config c = {.data_dir = dir,
+                          .trust_pk = f.root.pk,
+                          .no_admin = true,
+                          .rate_hz = 200,
+                          .quarantine_ticks = Q,
+                          .capacity = 256,
+                          .kv_capacity = 64,
+                          .seed = 42,
+                          .session_log = log};
+    REQUIRE(gosr_node_open(&c, &n, &err) == GOSR_OK);
+    CHECK_OK(gosr_node_step(n, 4, &err));
+    CHECK_OK(gosr_node_publish(n, v2, true, "t", NULL, &err));
+    CHECK_OK(gosr_node_step(n, Q + 2, &err));
+    CHECK_OK(gosr_node_publish(n, v3, true, "t", NULL, &err));
+    CHECK_OK(gosr_node_step(n, 6, &err));
+    CHECK_OK(gosr_node_rollback(n, "mover", "1.0.0", "t", &err));
+    CHECK_OK(gosr_node_step(n, 2, &err));
+    CHECK_OK(gosr_node_rollback(n, "mover", NULL, "t", &err)); /* probation */
+    CHECK_OK(gosr_node_step(n, 3, &err));
+    gosr_node_counters k;
+    gosr_node_get_counters(n, &k);
+    CHECK_EQ(k.rollbacks, 3);
+    gosr_node_close(n);
+
+    gosr_replay_result r;
+    CHECK_OK(gosr_node_replay(dir, log, &r, &err));
+    CHECK(!r.diverged);
+    CHECK_EQ(r.ticks_checked, 4 + Q + 2 + 6 + 2 + 3);
+    CHECK_STR(r.config.systems, "kernel.v1");
+    /* the same log against a node whose mover 2.0.0 behaves otherwise
+     * diverges at the first tick of 2.0.0 */
+    char *dir2 = gosr_asprintf("%s/node2", gosr_test_tmpdir());
+    char *fake = kfix_module(
+        &f, "mover", "2.0.0", "{}", ">=0.1.0",
+        "STATE_SCHEMA = 1\nfunction init(ctx) state = {} end\n"
+        "function migrate(old) return old end\n"
+        "function tick(ctx) world.set_pos(1, 99, 0, 0) end\n");
+    n = open_node(&f, dir2);
+    REQUIRE(n);
+    CHECK_OK(gosr_node_publish(n, v1, false, "t", NULL, &err));
+    CHECK_OK(gosr_node_publish(n, fake, false, "t", NULL, &err));
+    CHECK_OK(gosr_node_publish(n, v3, false, "t", NULL, &err));
+    gosr_node_close(n);
+    CHECK_OK(gosr_node_replay(dir2, log, &r, &err));
+    CHECK(r.diverged);
+    CHECK_EQ(r.first_divergent_tick, 5);
+    gosr_free(fake);
+    gosr_free(dir2);
+    /* and through the CLI */
+    CHECK_EQ(gosr_test_system("%s replay %s --data %s >/dev/null",
+                              GOSR_CLI_PATH, log, dir),
+             0);
+    gosr_free(v1);
+    gosr_free(v2);
+    gosr_free(v3);
+    gosr_free(log);
+    gosr_free(dir);
+}
