@@ -169,6 +169,10 @@ typedef struct gosr_node_counters {
     uint64_t last_swap_commit_ns; /* pointer switch on the tick thread */
 } gosr_node_counters;
 GOSR_API void gosr_node_get_counters(gosr_node *n, gosr_node_counters *out);
+/* Copies the durations (ns) of the last min(max, 1024) ticks, oldest
+ * first, into out; returns how many. */
+GOSR_API size_t gosr_node_recent_ticks(gosr_node *n, uint64_t *out,
+                                       size_t max);
 
 #ifdef __cplusplus
 }

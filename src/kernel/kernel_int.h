@@ -17,6 +17,7 @@
 
 #define KID_MAX 64  /* bytes of a module id (+ NUL) */
 #define KVER_MAX 64 /* bytes of a version text (+ NUL) */
+#define KRING 1024  /* recent tick durations kept (power of two) */
 
 /* A published module version as recorded in the registry (all owned). */
 typedef struct kver {
@@ -76,6 +77,8 @@ struct gosr_node {
                                    the queue for good (closed at stop) */
     atomic_bool stop;           /* ask the tick thread to end */
     gosr_node_counters ctr;     /* counters (tick thread writes) */
+    uint64_t ring_ns[KRING];    /* recent tick durations (ctr_mu) */
+    uint64_t ring_at;           /* ticks recorded into ring_ns (ctr_mu) */
     bool replay;                /* replaying a session: no ledger, no
                                    arena file; switches come from the
                                    logged kernel events */

@@ -173,6 +173,7 @@ static void after_step(gosr_node *n, uint64_t t0)
     if (n->m_tick)
         gosr_admin_series_observe(n->m_tick, (double)dt / 1e9);
     pthread_mutex_lock(&n->ctr_mu);
+    n->ring_ns[n->ring_at++ & (KRING - 1)] = dt;
     n->ctr.ticks++;
     n->world_tick = gosr_world_tick(n->world);
     n->world_count = gosr_world_count(n->world);
@@ -470,6 +471,17 @@ int gosr_node_active_version(gosr_node *n, const char *id, char *buf,
         return GOSR_ENOENT;
     snprintf(buf, cap, "%s", s->ver->version);
     return GOSR_OK;
+}
+
+size_t gosr_node_recent_ticks(gosr_node *n, uint64_t *out, size_t max)
+{
+    pthread_mutex_lock(&n->ctr_mu);
+    size_t have = n->ring_at < KRING ? (size_t)n->ring_at : KRING;
+    size_t k = have < max ? have : max;
+    for (size_t i = 0; i < k; i++)
+        out[i] = n->ring_ns[(n->ring_at - k + i) & (KRING - 1)];
+    pthread_mutex_unlock(&n->ctr_mu);
+    return k;
 }
 
 gosr_world *gosr_node_world(gosr_node *n)
