@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- data set ---------------------------------------------------------------- */
+/* ---- data set
+ * ---------------------------------------------------------------- */
 
 static uint64_t g_x = 0x6f73725f62656e63ULL; /* xorshift state */
 
@@ -33,10 +35,11 @@ static uint64_t rnd(void)
 }
 
 static const char *WORDS[] = {
-    "player", "spawn", "tick", "entity", "module", "shader", "texture",
-    "the", "a", "of", "and", "to", "in", "world", "cell", "border", "state",
-    "velocity", "health", "damage", "inventory", "quest", "dialogue", "npc",
-    "function", "local", "return", "end", "if", "then", "else", "for"};
+    "player", "spawn",    "tick",  "entity",   "module", "shader", "texture",
+    "the",    "a",        "of",    "and",      "to",     "in",     "world",
+    "cell",   "border",   "state", "velocity", "health", "damage", "inventory",
+    "quest",  "dialogue", "npc",   "function", "local",  "return", "end",
+    "if",     "then",     "else",  "for"};
 
 /* Fills p[0..n) with one segment: text-like, random or record-like. */
 static void segment(uint8_t *p, size_t n)
@@ -63,8 +66,9 @@ static void segment(uint8_t *p, size_t n)
             p[i] = (uint8_t)rnd();
     } else { /* 32-byte records with counters and small floats */
         for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)((i % 32 < 8) ? (i / 32) >> ((i % 4) * 8)
-                             : (i % 32 < 16) ? rnd() % 4 : 0);
+            p[i] = (uint8_t)((i % 32 < 8)    ? (i / 32) >> ((i % 4) * 8)
+                             : (i % 32 < 16) ? rnd() % 4
+                                             : 0);
     }
 }
 
@@ -111,11 +115,22 @@ static uint8_t *make_v2(const uint8_t *v1, size_t n, size_t *out_len)
     return p;
 }
 
-/* ---- helpers ------------------------------------------------------------------- */
+/* ---- helpers
+ * ------------------------------------------------------------------- */
 
 static double now_s(void)
 {
     return (double)gosr_time_mono_ns() / 1e9;
+}
+
+/* CPU seconds (user + system) of this process or of its waited-for
+ * children. On a loaded machine CPU time is the steadier measure. */
+static double cpu_s(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* Sum of sizes and count of regular files under dir (recursive). */
@@ -147,12 +162,13 @@ static void dir_usage(const char *dir, uint64_t *bytes, uint64_t *files)
 
 /* One tool's figures for one configuration. */
 typedef struct result {
-    double v1_s, v2_s;       /* ingest seconds */
-    uint64_t v1_chunks;      /* chunks after v1 */
-    uint64_t v1_stored;      /* stored bytes after v1 */
-    uint64_t v2_chunks;      /* chunks after v1+v2 */
-    uint64_t transfer;       /* stored bytes new in v2 */
-    int ok;                  /* ran successfully */
+    double v1_s, v2_s;     /* ingest seconds (wall) */
+    double v1_cpu, v2_cpu; /* ingest CPU seconds (user + system) */
+    uint64_t v1_chunks;    /* chunks after v1 */
+    uint64_t v1_stored;    /* stored bytes after v1 */
+    uint64_t v2_chunks;    /* chunks after v1+v2 */
+    uint64_t transfer;     /* stored bytes new in v2 */
+    int ok;                /* ran successfully */
 } result;
 
 /* Runs a shell command built from a format; returns its exit status. */
@@ -173,7 +189,8 @@ static int run(const char *fmt, ...)
     return rc;
 }
 
-/* ---- our store ------------------------------------------------------------------- */
+/* ---- our store
+ * ------------------------------------------------------------------- */
 
 static int run_ours(const char *work, uint32_t avg, int level, const char *f1,
                     const char *f2, result *r)
@@ -188,14 +205,17 @@ static int run_ours(const char *work, uint32_t avg, int level, const char *f1,
     }
     gosr_hash id;
     gosr_store_stats s1, s2;
-    double t = now_s();
+    double t = now_s(), c = cpu_s(RUSAGE_SELF);
     int rc = gosr_store_put_file(st, f1, &id, NULL, &err);
     r->v1_s = now_s() - t;
+    r->v1_cpu = cpu_s(RUSAGE_SELF) - c;
     gosr_store_stat(st, &s1, NULL);
     t = now_s();
+    c = cpu_s(RUSAGE_SELF);
     if (rc == GOSR_OK)
         rc = gosr_store_put_file(st, f2, &id, NULL, &err);
     r->v2_s = now_s() - t;
+    r->v2_cpu = cpu_s(RUSAGE_SELF) - c;
     gosr_store_stat(st, &s2, NULL);
     gosr_store_close(st);
     if (rc != GOSR_OK) {
@@ -212,7 +232,8 @@ static int run_ours(const char *work, uint32_t avg, int level, const char *f1,
     return rc;
 }
 
-/* ---- casync ------------------------------------------------------------------------ */
+/* ---- casync
+ * ------------------------------------------------------------------------ */
 
 static int run_casync(const char *work, uint32_t avg, const char *f1,
                       const char *f2, result *r)
@@ -223,20 +244,22 @@ static int run_casync(const char *work, uint32_t avg, const char *f1,
         return -1;
     const char *files[2] = {f1, f2};
     for (int v = 0; v < 2; v++) {
-        double t = now_s();
+        double t = now_s(), c = cpu_s(RUSAGE_CHILDREN);
         if (run("casync make --compression=zstd --chunk-size=%u "
                 "--store='%s' '%s/v%d.caibx' '%s' >/dev/null",
                 avg, castr, dir, v + 1, files[v]) != 0)
             return -1;
-        double secs = now_s() - t;
+        double secs = now_s() - t, cpu = cpu_s(RUSAGE_CHILDREN) - c;
         uint64_t bytes = 0, n = 0;
         dir_usage(castr, &bytes, &n);
         if (v == 0) {
             r->v1_s = secs;
+            r->v1_cpu = cpu;
             r->v1_chunks = n;
             r->v1_stored = bytes;
         } else {
             r->v2_s = secs;
+            r->v2_cpu = cpu;
             r->v2_chunks = n;
             r->transfer = bytes - r->v1_stored;
         }
@@ -248,7 +271,9 @@ static int run_casync(const char *work, uint32_t avg, const char *f1,
     return rc;
 }
 
-/* ---- main ----------------------------------------------------------------------------- */
+/* ---- main
+ * -----------------------------------------------------------------------------
+ */
 
 #define REPEATS 3
 
@@ -261,8 +286,12 @@ static void keep_best(result *best, const result *r)
         *best = *r;
         return;
     }
-    best->v1_s = r->v1_s < best->v1_s ? r->v1_s : best->v1_s;
-    best->v2_s = r->v2_s < best->v2_s ? r->v2_s : best->v2_s;
+#define MIN_OF(f) best->f = r->f < best->f ? r->f : best->f
+    MIN_OF(v1_s);
+    MIN_OF(v2_s);
+    MIN_OF(v1_cpu);
+    MIN_OF(v2_cpu);
+#undef MIN_OF
 }
 
 static void print_row(const char *tool, uint32_t avg, const result *r,
@@ -272,10 +301,11 @@ static void print_row(const char *tool, uint32_t avg, const result *r,
         printf("%-8s %7u  (failed)\n", tool, avg);
         return;
     }
-    printf("%-8s %7u  %8.1f  %8.1f  %8llu  %11llu  %8llu  %11llu\n", tool,
-           avg, (double)n1 / 1e6 / r->v1_s, (double)n2 / 1e6 / r->v2_s,
-           (unsigned long long)r->v1_chunks,
-           (unsigned long long)r->v1_stored,
+    printf("%-8s %7u  %8.1f  %8.1f  %8.1f  %8.1f  %8llu  %11llu  %8llu  "
+           "%11llu\n",
+           tool, avg, (double)n1 / 1e6 / r->v1_s, (double)n2 / 1e6 / r->v2_s,
+           (double)n1 / 1e6 / r->v1_cpu, (double)n2 / 1e6 / r->v2_cpu,
+           (unsigned long long)r->v1_chunks, (unsigned long long)r->v1_stored,
            (unsigned long long)(r->v2_chunks - r->v1_chunks),
            (unsigned long long)r->transfer);
 }
@@ -313,10 +343,10 @@ int main(int argc, char **argv)
            n1, n2, gosr_blake3_path_name(gosr_blake3_get_path()), REPEATS);
     printf("casync: make --compression=zstd --chunk-size=AVG (min AVG/4, "
            "max 4*AVG, as ours); gosr-zN = our store at zstd level N; "
-           "MB = 1e6 bytes\n");
-    printf("%-8s %7s  %8s  %8s  %8s  %11s  %8s  %11s\n", "tool", "avg",
-           "v1 MB/s", "v2 MB/s", "v1 chunks", "v1 stored", "v2 new",
-           "v1->v2 xfer");
+           "MB = 1e6 bytes; 'cpu' = MB per CPU-second (user+sys)\n");
+    printf("%-8s %7s  %8s  %8s  %8s  %8s  %8s  %11s  %8s  %11s\n", "tool",
+           "avg", "v1 MB/s", "v2 MB/s", "v1 cpu", "v2 cpu", "v1 chunks",
+           "v1 stored", "v2 new", "v1->v2 xfer");
     static const uint32_t avgs[] = {1u << 20, 65536};
     for (int a = 0; a < 2; a++) {
         result ours = {0}, fast = {0}, cas = {0};
@@ -338,10 +368,12 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2 && cas.ok; k++) {
             if (!mine[k]->ok)
                 continue;
-            printf("  avg %u %s: speed vs casync %.2fx (v1), %.2fx (v2); "
-                   "chunks %.3f; stored %.3f; v1->v2 transfer %.3f\n",
+            printf("  avg %u %s vs casync: wall speed %.2fx (v1) %.2fx (v2); "
+                   "CPU speed %.2fx (v1) %.2fx (v2); chunks %.3f; stored "
+                   "%.3f; v1->v2 transfer %.3f\n",
                    avgs[a], k ? "zstd-1" : "zstd-3", cas.v1_s / mine[k]->v1_s,
-                   cas.v2_s / mine[k]->v2_s,
+                   cas.v2_s / mine[k]->v2_s, cas.v1_cpu / mine[k]->v1_cpu,
+                   cas.v2_cpu / mine[k]->v2_cpu,
                    (double)mine[k]->v1_chunks / (double)cas.v1_chunks,
                    (double)mine[k]->v1_stored / (double)cas.v1_stored,
                    (double)mine[k]->transfer / (double)cas.transfer);
