@@ -16,6 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_SEEDS 256
+#undef MAX_INPUT /* <limits.h> (linux/limits.h) defines it as 255 */
 #define MAX_INPUT (1u << 20)
 
 typedef struct seed {
