@@ -47,7 +47,8 @@ typedef struct gosr_mesh_config {
     gosr_mesh_tier tier;   /* storage tier (default cold) */
     unsigned rf;           /* default replication factor (0 = 3) */
     unsigned heartbeat_ms; /* PING interval (0 = 500) */
-    unsigned dead_ms;      /* silence before a peer is dead (0 = 3000) */
+    unsigned dead_ms;      /* silence before a peer is dead (0 = 10000);
+                              a killed peer is seen at once (EOF) */
     unsigned repair_ms;    /* repair loop interval (0 = 1000) */
     unsigned proof_ms;     /* storage proof round interval (0 = 2000) */
     unsigned piece_timeout_ms; /* a 1 MiB piece must arrive within this,

@@ -537,10 +537,19 @@ static void links_tick(gosr_mesh_node *n, uint64_t now)
 {
     uint64_t hb = n->cfg.heartbeat_ms * 1000000ull;
     uint64_t dead = n->cfg.dead_ms * 1000000ull;
+    /* After our own loop stalled (a slow fsync), frames may be waiting in
+     * the sockets: do not blame peers for our silence. */
+    uint64_t stall = n->last_tick_ns && now - n->last_tick_ns > 500000000ull
+                         ? now - n->last_tick_ns
+                         : 0;
+    n->last_tick_ns = now;
     for (mesh_link *l = n->links, *next; l; l = next) {
         next = l->next;
         if (l->state == LINK_CLOSING)
             continue;
+        l->last_rx_ns += stall;
+        if (l->last_rx_ns > now)
+            l->last_rx_ns = now;
         if (l->state != LINK_UP && now - l->created_ns > HS_TIMEOUT_NS) {
             mesh__link_close(l, "handshake timeout");
         } else if (l->state == LINK_UP && !l->is_client &&
@@ -597,7 +606,7 @@ static void fill_defaults(gosr_mesh_config *c)
     if (!c->rf) c->rf = 3;
     if (c->rf > 16) c->rf = 16;
     if (!c->heartbeat_ms) c->heartbeat_ms = 500;
-    if (!c->dead_ms) c->dead_ms = 3000;
+    if (!c->dead_ms) c->dead_ms = 10000;
     if (!c->repair_ms) c->repair_ms = 1000;
     if (!c->proof_ms) c->proof_ms = 2000;
     if (!c->piece_timeout_ms) c->piece_timeout_ms = 10000;

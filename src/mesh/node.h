@@ -213,6 +213,7 @@ struct gosr_mesh_node {
     size_t nproofs, capproofs;
     mesh_lookup *lookups;    /* DHT provider lookups */
     uint64_t last_repair_ns, last_proof_ns, last_save_ns; /* loop clocks */
+    uint64_t last_tick_ns;   /* previous tick (stall detection) */
     gosr_hash cache_id;      /* serving cache: last object read */
     uint8_t cache_kind;      /* its kind */
     gosr_buf cache;          /* its bytes */

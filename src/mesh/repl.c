@@ -428,10 +428,12 @@ void mesh__proof_tick(gosr_mesh_node *n)
 {
     uint64_t now = gosr_time_mono_ns();
     for (size_t i = 0; i < n->nproofs;) {
-        if (now - n->proofs[i].sent_ns > PROOF_TIMEOUT_NS) {
+        bool gone = !mesh__link_by_serial(n, n->proofs[i].link);
+        if (gone || now - n->proofs[i].sent_ns > PROOF_TIMEOUT_NS) {
             mesh_pending_proof p = n->proofs[i];
             n->proofs[i] = n->proofs[--n->nproofs];
-            proof_result(n, &p, false);
+            if (!gone) /* a closed link is not a failed proof */
+                proof_result(n, &p, false);
         } else {
             i++;
         }
