@@ -77,6 +77,8 @@ typedef struct mesh_member {
 typedef struct mesh_have {
     gosr_hash root;    /* root id from HAVE */
     bool proof_failed; /* it failed a storage proof for this root */
+    bool proof_hard;   /* the failure was missing data or a bad MAC (not
+                          a timeout): only a new HAVE clears it */
 } mesh_have;
 
 enum { LINK_HELLO = 0, LINK_AUTH = 1, LINK_UP = 2, LINK_CLOSING = 3 };

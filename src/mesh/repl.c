@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROOF_TIMEOUT_NS 5000000000ull
+#define PROOF_TIMEOUT_NS 15000000000ull
 #define PROOF_RANGE 4096u
 
 /* ---- roots and pledges ---------------------------------------------------------- */
@@ -406,22 +406,40 @@ static void challenge(gosr_mesh_node *n, mesh_link *l, mesh_root *r)
     mesh__send(l, &m);
 }
 
+/* Records a proof outcome; `why` is NULL on success. A failure takes the
+ * peer out of the root's holders (repair replaces it); a later pass puts
+ * it back. */
 static void proof_result(gosr_mesh_node *n, const mesh_pending_proof *p,
-                         bool ok)
+                         const char *why)
 {
     mesh_rep *rep = mesh__rep(n, &p->peer);
-    if (rep && ok)
-        rep->proofs_ok++;
-    if (ok || !rep)
-        return;
-    rep->proofs_failed++;
-    rep->score -= 5;
-    gosr_log(GOSR_LOG_WARN, "mesh", "peer %02x%02x.. failed a storage proof",
-             p->peer.b[0], p->peer.b[1]);
     mesh_link *l = mesh__link_by_serial(n, p->link);
-    for (size_t i = 0; l && i < l->nhave; i++)
-        if (gosr_hash_equal(&l->haves[i].root, &p->root))
-            l->haves[i].proof_failed = true; /* repair replaces it */
+    if (rep && !why)
+        rep->proofs_ok++;
+    if (rep && why) {
+        rep->proofs_failed++;
+        rep->score -= 5;
+        gosr_log(GOSR_LOG_WARN, "mesh",
+                 "peer %02x%02x.. failed a storage proof: %s", p->peer.b[0],
+                 p->peer.b[1], why);
+    }
+    for (size_t i = 0; l && i < l->nhave; i++) {
+        mesh_have *h = &l->haves[i];
+        if (!gosr_hash_equal(&h->root, &p->root) || h->proof_hard)
+            continue;
+        h->proof_failed = why != NULL;
+        h->proof_hard = why && strcmp(why, "proof_timeout") != 0;
+    }
+}
+
+static bool proof_pending(gosr_mesh_node *n, const mesh_link *l,
+                          const gosr_hash *root)
+{
+    for (size_t i = 0; i < n->nproofs; i++)
+        if (n->proofs[i].link == l->serial &&
+            gosr_hash_equal(&n->proofs[i].root, root))
+            return true;
+    return false;
 }
 
 void mesh__proof_tick(gosr_mesh_node *n)
@@ -433,7 +451,7 @@ void mesh__proof_tick(gosr_mesh_node *n)
             mesh_pending_proof p = n->proofs[i];
             n->proofs[i] = n->proofs[--n->nproofs];
             if (!gone) /* a closed link is not a failed proof */
-                proof_result(n, &p, false);
+                proof_result(n, &p, "proof_timeout");
         } else {
             i++;
         }
@@ -443,7 +461,8 @@ void mesh__proof_tick(gosr_mesh_node *n)
         if (!r->held || r->nchunks == 0)
             continue;
         for (mesh_link *l = n->links; l; l = l->next)
-            if (link_counts(n, l, &r->id))
+            if (l->state == LINK_UP && !l->is_client &&
+                mesh__link_has(l, &r->id) && !proof_pending(n, l, &r->id))
                 challenge(n, l, r);
         r->proof_round++;
     }
@@ -477,10 +496,14 @@ void mesh__on_proof(mesh_link *l, const mesh_msg *m)
         mesh_pending_proof *p = &n->proofs[i];
         if (p->req != m->req || p->link != l->serial)
             continue;
-        bool ok = m->status == 0 && sodium_memcmp(p->expect.b, m->key, 32) == 0;
+        const char *why = NULL;
+        if (m->status != 0)
+            why = "proof_chunk_missing";
+        else if (sodium_memcmp(p->expect.b, m->key, 32) != 0)
+            why = "proof_mac_mismatch";
         mesh_pending_proof copy = *p;
         n->proofs[i] = n->proofs[--n->nproofs];
-        proof_result(n, &copy, ok);
+        proof_result(n, &copy, why);
         return;
     }
 }

@@ -364,7 +364,7 @@ void mesh__on_missing(mesh_link *l, const mesh_msg *m)
      * proof for this root so repair does not count it. */
     for (size_t i = 0; i < l->nhave; i++)
         if (gosr_hash_equal(&l->haves[i].root, &j->root))
-            l->haves[i].proof_failed = true;
+            l->haves[i].proof_failed = l->haves[i].proof_hard = true;
     item_release(l, it, true);
 }
 
