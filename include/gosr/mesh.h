@@ -50,7 +50,7 @@ typedef struct gosr_mesh_config {
     unsigned dead_ms;      /* silence before a peer is dead (0 = 10000);
                               a killed peer is seen at once (EOF) */
     unsigned repair_ms;    /* repair loop interval (0 = 1000) */
-    unsigned proof_ms;     /* storage proof round interval (0 = 2000) */
+    unsigned proof_ms;     /* storage proof round interval (0 = 10000) */
     unsigned piece_timeout_ms; /* a 1 MiB piece must arrive within this,
                                   i.e. the minimum rate (0 = 10000) */
     unsigned ban_after;    /* bad chunks before a peer is banned (0 = 3) */

@@ -280,7 +280,9 @@ static bool link_dedup(mesh_link *l)
             !gosr_hash_equal(&o->peer_id, &l->peer_id))
             continue;
         int c = memcmp(initiator_of(l)->b, initiator_of(o)->b, 32);
-        if (c < 0 || (c == 0 && l->outbound == o->outbound)) {
+        if (c == 0) /* same dialler twice: both ends see the transcripts */
+            c = memcmp(l->sess.transcript, o->sess.transcript, 32);
+        if (c < 0) {
             mesh__link_close(o, "duplicate link");
             continue;
         }
@@ -296,6 +298,11 @@ static void link_up(mesh_link *l)
     l->state = LINK_UP;
     if (l->is_client)
         return;
+    mesh_rep *rep = mesh__rep(n, &l->peer_id);
+    if (rep && rep->banned) {
+        mesh__link_close(l, "banned peer");
+        return;
+    }
     if (!link_dedup(l))
         return;
     mesh_member *m = mesh__member_add(n, &l->peer_id, l->ip, l->port, l->tier);
@@ -507,6 +514,7 @@ static void dial(gosr_mesh_node *n, mesh_member *m)
     memcpy(&sa.sin_addr, m->ip, 4);
     d->link = l;
     d->member = m->id;
+    l->dialed = m->id;
     d->req.data = d;
     m->dialing = true;
     m->next_connect_ns = gosr_time_mono_ns() + 1000000000ull;
@@ -517,11 +525,22 @@ static void dial(gosr_mesh_node *n, mesh_member *m)
     }
 }
 
+/* True while an outbound link to member id is still in its handshake. */
+static bool dial_pending(gosr_mesh_node *n, const gosr_hash *id)
+{
+    for (mesh_link *l = n->links; l; l = l->next)
+        if (l->outbound && l->state != LINK_CLOSING && l->state != LINK_UP &&
+            gosr_hash_equal(&l->dialed, id))
+            return true;
+    return false;
+}
+
 static void dial_members(gosr_mesh_node *n, uint64_t now)
 {
     for (size_t i = 0; i < n->nmembers; i++) {
         mesh_member *m = &n->members[i];
-        if (m->link || m->dialing || now < m->next_connect_ns)
+        if (m->link || m->dialing || now < m->next_connect_ns ||
+            dial_pending(n, &m->id))
             continue;
         mesh_rep *r = mesh__rep(n, &m->id);
         if (r && r->banned)
@@ -609,7 +628,7 @@ static void fill_defaults(gosr_mesh_config *c)
     if (!c->heartbeat_ms) c->heartbeat_ms = 500;
     if (!c->dead_ms) c->dead_ms = 10000;
     if (!c->repair_ms) c->repair_ms = 1000;
-    if (!c->proof_ms) c->proof_ms = 2000;
+    if (!c->proof_ms) c->proof_ms = 10000;
     if (!c->piece_timeout_ms) c->piece_timeout_ms = 10000;
     if (!c->ban_after) c->ban_after = 3;
     if (!c->hot_threshold) c->hot_threshold = 16;

@@ -104,6 +104,7 @@ typedef struct mesh_link {
     mesh_have *haves;        /* roots the peer holds */
     size_t nhave, caphave;   /* count and capacity of haves */
     unsigned inflight;       /* our GETs outstanding on this link */
+    gosr_hash dialed;        /* outbound: the member we dialled */
     struct mesh_link *next;  /* node's list */
 } mesh_link;
 

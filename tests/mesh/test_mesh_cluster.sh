@@ -51,7 +51,7 @@ declare -A PID ID
 start_node() {
   local i=$1; shift
   GOSR_LOG=info "$GOSR" mesh node --data "$T/n$i" --listen "$(addr "$i")" \
-    --bootstrap "$(addr 1),$(addr 2),$(addr 3),$(addr 7)" --proof-ms 500 --repair-ms 300 "$@" \
+    --bootstrap "$(addr 1),$(addr 2),$(addr 3),$(addr 7)" --proof-ms 1500 --repair-ms 500 "$@" \
     > "$T/n$i.out" 2> "$T/n$i.err" &
   PID[$i]=$!
   PIDS+=("$!")
