@@ -26,8 +26,19 @@
 
 /* Options shared by every subcommand (pointers into argv). */
 typedef struct store_opts {
-    const char *store, *ref, *codec, *level, *avg, *min, *max;
-    bool json, no_ref, encrypt, progress, objects, del;
+    const char *store;  /* --store DIR (required) */
+    const char *ref;    /* put: --ref NAME to pin the root under */
+    const char *codec;  /* put: --codec zstd|brotli|raw */
+    const char *level;  /* put: --level N (may be negative for zstd) */
+    const char *avg;    /* put: --avg SIZE, average chunk size */
+    const char *min;    /* put: --min SIZE */
+    const char *max;    /* put: --max SIZE */
+    bool json;          /* --json: one JSON object on stdout */
+    bool no_ref;        /* put: --no-ref, do not pin the root */
+    bool encrypt;       /* put: --encrypt, when creating the store */
+    bool progress;      /* put: --progress even when stderr is no tty */
+    bool objects;       /* ls: --objects, list every object */
+    bool del;           /* ref: --delete */
     const char *pos[3]; /* positional arguments */
     int npos;           /* how many */
 } store_opts;
@@ -488,7 +499,7 @@ static int cmd_ref(const store_opts *o)
     gosr_error err;
     gosr_error_clear(&err);
     gosr_hash id = {{0}};
-    int rc;
+    int rc = GOSR_OK;
     if (o->del)
         rc = gosr_store_ref_delete(st, o->pos[0], &err);
     else if (o->npos == 2 && (rc = resolve(st, o->pos[1], &id, &err)) == 0)

@@ -78,12 +78,14 @@ static int mark_object(mark_ctx *m, const gosr_hash *id, gosr_error *err)
         return GOSR_OK;
     gosr_buf b = {0};
     rc = store__row_read(m->st, &row, &got, &b, NULL);
-    if (rc == GOSR_ENOMEM)
-        rc = gosr_error_set(err, rc, "out_of_memory", "mark");
-    else if (rc != GOSR_OK)
-        m->missing++, rc = GOSR_OK;
-    else
+    if (rc == GOSR_OK) {
         rc = mark_children(m, row.rec.kind, &b, err);
+    } else if (rc == GOSR_ENOMEM) {
+        rc = gosr_error_set(err, rc, "out_of_memory", "mark");
+    } else {
+        m->missing++; /* unreadable counts as missing, not fatal */
+        rc = GOSR_OK;
+    }
     gosr_buf_free(&b);
     return rc;
 }

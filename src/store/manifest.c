@@ -176,7 +176,7 @@ static int tree_encode(const gosr_tree_entry *e, size_t n, gosr_buf *out)
 /* ---- put ---------------------------------------------------------------------------- */
 
 /* Input for a streaming put: either a whole buffer or a descriptor read
- * through a window of 2*max_size bytes. */
+ * through a window of at least 4*max_size bytes. */
 typedef struct put_src {
     const uint8_t *mem; /* whole input when not NULL */
     size_t mem_len;     /* its length */
@@ -297,7 +297,10 @@ int gosr_store_put_fd(gosr_store *st, int fd, gosr_hash *file_id,
 {
     if (!st || fd < 0 || !file_id)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");
-    put_src s = {.fd = fd, .win_cap = (size_t)st->cfg.cdc.max_size * 2};
+    /* A window of 4*max (at least 8 MiB): refills move at most max bytes
+     * back to the front per 3*max consumed, and reads stay large. */
+    size_t cap = (size_t)st->cfg.cdc.max_size * 4;
+    put_src s = {.fd = fd, .win_cap = cap > (8u << 20) ? cap : (8u << 20)};
     if (!(s.win = gosr_malloc(s.win_cap)))
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "window");
     int rc = put_txn(st, &s, file_id, size, err);
@@ -359,10 +362,14 @@ static int walk_dir(walk *w, const char *root, const char *rel,
             continue;
         char sub[PATH_MAX], full[2 * PATH_MAX + 2];
         struct stat sb;
-        snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "",
-                 de->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, sub);
-        if (lstat(full, &sb) != 0)
+        int ls = snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "",
+                          de->d_name);
+        int lf = snprintf(full, sizeof full, "%s/%s", root, sub);
+        if (ls < 0 || (size_t)ls >= sizeof sub || lf < 0 ||
+            (size_t)lf >= sizeof full)
+            rc = gosr_error_set(err, GOSR_ETOOBIG, "tree_bad_path",
+                                "path under %s is too long", root);
+        else if (lstat(full, &sb) != 0)
             rc = gosr_error_set(err, gosr_status_from_errno(errno),
                                 "put_open_failed", "cannot stat %s", full);
         else if (S_ISDIR(sb.st_mode))

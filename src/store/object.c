@@ -160,9 +160,12 @@ int store__put_hashed(gosr_store *st, gosr_obj_kind kind, const gosr_hash *id,
     if (added)
         *added = false;
     int rc = store__row_get(st, &loc, &row);
-    if (rc == GOSR_OK)
-        return GOSR_OK; /* already stored: dedup */
-    if (rc != GOSR_ENOENT)
+    /* Already stored: dedup. The one exception is a manifest whose bytes
+     * were first stored as a plain chunk (same id): it is re-stored with
+     * its manifest kind, or GC would not see what it references. */
+    if (rc == GOSR_OK && (row.rec.kind == kind || kind == GOSR_OBJ_CHUNK))
+        return GOSR_OK;
+    if (rc != GOSR_OK && rc != GOSR_ENOENT)
         return store__sql_error(st, err, "lookup");
     if (len > UINT32_MAX - STORE_AEAD_TAG)
         return gosr_error_set(err, GOSR_ETOOBIG, "object_too_large",
@@ -185,8 +188,7 @@ int gosr_store_put_object(gosr_store *st, gosr_obj_kind kind,
 {
     if (!st || (len && !data) || !id || kind > GOSR_OBJ_TREE)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");
-    if (kind == GOSR_OBJ_CHUNK && len > st->cfg.cdc.max_size &&
-        len > (64u << 20))
+    if (kind == GOSR_OBJ_CHUNK && len > (64u << 20))
         return gosr_error_set(err, GOSR_ETOOBIG, "chunk_too_large",
                               "chunk of %zu bytes", len);
     int rc = kind == GOSR_OBJ_CHUNK ? GOSR_OK

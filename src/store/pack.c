@@ -241,7 +241,7 @@ static int reader_fd(gosr_store *st, int64_t pack, int *fd, gosr_error *err)
 int store__pack_read(gosr_store *st, int64_t pack, int64_t off, size_t n,
                      uint8_t *out, gosr_error *err)
 {
-    int fd, rc = reader_fd(st, pack, &fd, err);
+    int fd = -1, rc = reader_fd(st, pack, &fd, err);
     if (rc != GOSR_OK)
         return rc;
     rc = pread_all(fd, out, n, (uint64_t)off);

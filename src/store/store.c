@@ -191,7 +191,7 @@ static int prepare_statements(gosr_store *st, gosr_error *err)
                            -1, &st->q_get, NULL) != SQLITE_OK ||
         (!st->cfg.read_only &&
          sqlite3_prepare_v2(st->db,
-                            "INSERT INTO objects(loc,kind,codec,flags,"
+                            "INSERT OR REPLACE INTO objects(loc,kind,codec,flags,"
                             "plain_len,stored_len,idm,pack,off) "
                             "VALUES(?,?,?,?,?,?,?,?,?)",
                             -1, &st->q_put, NULL) != SQLITE_OK))
@@ -208,6 +208,12 @@ static int setup_dirs_and_lock(gosr_store *st, gosr_error *err)
     int rc = GOSR_OK;
     if (!packs || !lock) {
         rc = gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "paths");
+        goto out_free;
+    }
+    struct stat sb;
+    if (st->cfg.read_only && stat(lock, &sb) != 0) {
+        rc = gosr_error_set(err, GOSR_ENOENT, "store_not_found",
+                            "%s is not a store", st->dir);
         goto out_free;
     }
     if (!st->cfg.read_only && (rc = gosr_mkdir_p(packs, 0755)) != GOSR_OK) {

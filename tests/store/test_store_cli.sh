@@ -85,8 +85,11 @@ set +e
 "$GOSR" store put "$T/in" 2>/dev/null; [ $? = 2 ] || fail "missing --store"
 "$GOSR" store frob --store "$S" 2>/dev/null; [ $? = 2 ] || fail "unknown sub"
 J=$("$GOSR" store get --store "$S" nosuchref "$T/x" --json); [ $? = 1 ] || fail "bad ref"
+J2=$("$GOSR" store stat --store "$T/nostore" --json); [ $? = 1 ] || fail "stat of a non-store"
 set -e
 [ "$(echo "$J" | jget '["reason"]')" = ref_not_found ] || fail "reason: $J"
+[ "$(echo "$J2" | jget '["reason"]')" = store_not_found ] || fail "reason: $J2"
+[ ! -e "$T/nostore" ] || fail "read-only stat created a store"
 
 # encrypted store from the CLI
 E="$T/enc"
