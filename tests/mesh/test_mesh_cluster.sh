@@ -85,11 +85,12 @@ links_up() { [ "$(ctl "$1" status | jget 'd["links_up"]')" -ge "$2" ]; }
 for i in 1 2 3 4 5; do start_node "$i"; done
 wait_until 60 links_up 1 4 || fail "node 1 did not link to the 4 others"
 
-# ---- 1. publish a 4 MiB module, RF=3 -------------------------------------
-head -c $((4 << 20)) /dev/urandom > "$T/mod1.bin"
+# ---- 1. publish a module (4 MiB, or MESH_MIB), RF=3 -------------------------
+head -c $((${MESH_MIB:-4} << 20)) /dev/urandom > "$T/mod1.bin"
 R1=$(ctl 1 publish "$T/mod1.bin" | jget 'd["id"]')
 [[ $R1 =~ ^[0-9a-f]{64}$ ]] || fail "publish did not return an id"
-wait_until 60 has_replicas 1 "$R1" 3 || fail "RF=3 not reached"
+LIMIT=$((60 + ${MESH_MIB:-4}))
+wait_until $LIMIT has_replicas 1 "$R1" 3 || fail "RF=3 not reached"
 echo "[$SECONDS s] ok: RF=3 reached"
 
 # ---- 2. kill two holders (not the publisher): healed to RF=3 ------------------
@@ -100,7 +101,7 @@ for h in $(holders 1 "$R1"); do
 done
 [ ${#KILLED[@]} -eq 2 ] || fail "expected two holders besides the publisher"
 for k in "${KILLED[@]}"; do kill_node "$k"; done
-wait_until 60 has_replicas 1 "$R1" 3 || fail "not healed back to RF=3"
+wait_until $LIMIT has_replicas 1 "$R1" 3 || fail "not healed back to RF=3"
 for h in $(holders 1 "$R1"); do
   for k in "${KILLED[@]}"; do
     if [ "$h" = "${ID[$k]}" ]; then fail "dead holder counted"; fi
