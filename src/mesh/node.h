@@ -120,7 +120,8 @@ typedef struct mesh_root {
     uint32_t requests;      /* root GETs served in the current window */
     uint64_t window_ns;     /* start of the request window */
     bool hot;               /* requests crossed hot_threshold last window */
-    uint32_t proof_round;   /* round-robin chunk index for proofs */
+    uint32_t proof_round;   /* round-robin holder index for proofs */
+    uint32_t proof_chunk;   /* round-robin chunk index for proofs */
     bool dropped_set;       /* fault DROP: `dropped` is "lost" */
     gosr_hash dropped;      /* fault DROP: the chunk pretended lost */
 } mesh_root;
@@ -136,6 +137,9 @@ typedef struct mesh_item {
     uint64_t from;      /* serial of the link serving it */
     uint32_t req;       /* request number of the GET in flight */
     uint64_t sent_ns;   /* when that GET was sent */
+    gosr_hash src;      /* peer that sent the first held byte */
+    bool mixed;         /* held bytes came from more than one peer (a
+                           resume): a hash mismatch then blames nobody */
     gosr_hash avoid;    /* a peer that failed this item */
     bool has_avoid;     /* avoid is set */
 } mesh_item;

@@ -331,7 +331,9 @@ static void repair_root(gosr_mesh_node *n, mesh_root *r)
     mesh_link *cand[64];
     unsigned nc = 0;
     for (mesh_link *l = n->links; l && nc < 64; l = l->next) {
-        mesh_rep *rep = l->state == LINK_UP ? mesh__rep(n, &l->peer_id) : NULL;
+        mesh_rep *rep = l->state == LINK_UP && !l->is_client
+                            ? mesh__rep(n, &l->peer_id)
+                            : NULL;
         if (l->state != LINK_UP || l->is_client || mesh__link_has(l, &r->id) ||
             (rep && rep->banned))
             continue;
@@ -373,7 +375,7 @@ void mesh__on_replicate(mesh_link *l, const mesh_msg *m)
 
 static void challenge(gosr_mesh_node *n, mesh_link *l, mesh_root *r)
 {
-    const gosr_chunk_ref *c = &r->chunks[r->proof_round % r->nchunks];
+    const gosr_chunk_ref *c = &r->chunks[r->proof_chunk++ % r->nchunks];
     uint32_t len = c->len < PROOF_RANGE ? c->len : PROOF_RANGE;
     if (len == 0)
         return;
@@ -460,10 +462,16 @@ void mesh__proof_tick(gosr_mesh_node *n)
         mesh_root *r = &n->roots[i];
         if (!r->held || r->nchunks == 0)
             continue;
-        for (mesh_link *l = n->links; l; l = l->next)
+        /* One holder per root per round (round-robin over holders, then
+         * over chunks): proofs cost a chunk decode on both ends. */
+        mesh_link *pick[64];
+        unsigned k = 0;
+        for (mesh_link *l = n->links; l && k < 64; l = l->next)
             if (l->state == LINK_UP && !l->is_client &&
                 mesh__link_has(l, &r->id) && !proof_pending(n, l, &r->id))
-                challenge(n, l, r);
+                pick[k++] = l;
+        if (k > 0)
+            challenge(n, pick[r->proof_round % k], r);
         r->proof_round++;
     }
 }

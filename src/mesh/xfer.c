@@ -254,7 +254,7 @@ static void penalise_bad(mesh_link *l, mesh_item *it, const char *why)
     gosr_log(GOSR_LOG_WARN, "mesh", "peer %02x%02x.. sent bad object %.16s: %s",
              l->peer_id.b[0], l->peer_id.b[1], hex, why);
     it->data.len = 0;
-    it->total_known = false;
+    it->total_known = it->mixed = false;
     item_release(l, it, true);
     if (!r)
         return;
@@ -274,6 +274,14 @@ static void item_complete(mesh_link *l, mesh_job *j, mesh_item *it)
     gosr_mesh_node *n = l->node;
     gosr_hash h;
     gosr_blake3_hash(it->data.data, it->data.len, &h);
+    if (!gosr_hash_equal(&h, &it->id) && it->mixed) {
+        /* Bytes from several peers: we cannot tell who lied. Start over
+         * from one peer so a second failure has a single culprit. */
+        it->data.len = 0;
+        it->total_known = it->mixed = false;
+        item_release(l, it, false);
+        return;
+    }
     if (!gosr_hash_equal(&h, &it->id)) {
         penalise_bad(l, it, "chunk_hash_mismatch");
         return;
@@ -337,6 +345,10 @@ void mesh__on_chunk(mesh_link *l, const mesh_msg *m)
         penalise_bad(l, it, "chunk_range_mismatch");
         return;
     }
+    if (it->data.len == 0)
+        it->src = l->peer_id;
+    else if (!gosr_hash_equal(&it->src, &l->peer_id))
+        it->mixed = true;
     it->total = m->total;
     it->total_known = true;
     it->kind = m->kind;

@@ -26,6 +26,7 @@ fail() {
   for f in "$T"/n*.err; do [ -f "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done
   exit 1
 }
+stamp() { echo "[$SECONDS s] $*" >&2; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # A base port with 12 free TCP+UDP ports above it (node i uses BASE+i).
@@ -134,7 +135,9 @@ echo "[$SECONDS s] ok: dhtnode sees provider records"
 # ---- 5. kill every holder of an RF=2 root: unavailable, nothing written -------
 head -c $((2 << 20)) /dev/urandom > "$T/mod2.bin"
 R2=$(ctl "${LIVE[2]}" publish "$T/mod2.bin" --rf 2 | jget 'd["id"]')
+stamp "mod2 published"
 wait_until 60 has_replicas "${LIVE[2]}" "$R2" 2 || fail "RF=2 not reached"
+stamp "mod2 at RF=2"
 OTHER=""
 for i in "${LIVE[@]}"; do
   if [[ " $(holders "${LIVE[2]}" "$R2") " != *" ${ID[$i]} "* ]]; then OTHER=$i; fi
@@ -142,6 +145,7 @@ done
 [ -n "$OTHER" ] || fail "no live non-holder for the RF=2 root"
 wait_until 30 has_replicas "$OTHER" "$R2" 2 || fail "non-holder does not see holders"
 for h in $(holders "${LIVE[2]}" "$R2"); do kill_node "$(idx_of "$h")"; done
+stamp "mod2 holders killed"
 if J=$(ctl "$OTHER" fetch "$R2" --out "$T/got2.bin" --timeout 3000 --json); then
   fail "fetch of an unavailable root succeeded"
 fi
@@ -154,10 +158,13 @@ echo "[$SECONDS s] ok: unavailable root refused, nothing written"
 start_node 6 --fault corrupt
 start_node 7
 start_node 8
+stamp "nodes 6-8 started"
 head -c $((8 << 20)) /dev/urandom > "$T/mod3.bin"
 R3=$(ctl 6 publish "$T/mod3.bin" --rf 1 | jget 'd["id"]')
 ctl 7 publish "$T/mod3.bin" --rf 1 > /dev/null
+stamp "mod3 published twice"
 wait_until 30 has_replicas 8 "$R3" 2 || fail "fetcher does not see both holders"
+stamp "fetcher sees both"
 ctl 8 fetch "$R3" --out "$T/got3.bin" > /dev/null || fail "fetch with a corrupt peer failed"
 cmp -s "$T/mod3.bin" "$T/got3.bin" || fail "corrupt bytes were installed"
 BAD=$(ctl 8 peers | jget "[p['bad_chunks'] for p in d['peers'] if p['id']=='${ID[6]}'][0]")
@@ -171,11 +178,14 @@ kill_node 6
 start_node 9 --fault drop
 head -c $((3 << 20)) /dev/urandom > "$T/mod4.bin"
 R4=$(ctl 7 publish "$T/mod4.bin" --rf 2 | jget 'd["id"]')
+stamp "mod4 published"
 ctl 9 fetch "$R4" > /dev/null || fail "drop node could not fetch"
+stamp "mod4 on the drop node"
 proof_failed() {
   [ "$(ctl 7 peers | jget "[p['proofs_failed'] for p in d['peers'] if p['id']=='${ID[9]}'][0]")" -ge 1 ]
 }
 wait_until 60 proof_failed || fail "dropped chunk not caught by a proof"
+stamp "proof failed"
 healed_without_9() {
   local hs; hs=$(holders 7 "$R4")
   [[ " $hs " != *" ${ID[9]} "* ]] && [ "$(replicas 7 "$R4")" -ge 2 ]
