@@ -292,6 +292,28 @@ static bool link_dedup(mesh_link *l)
     return true;
 }
 
+/* Tells a new peer about every member we have a live link to (gossip
+ * that complements DHT discovery). */
+static void send_peers(mesh_link *l)
+{
+    gosr_mesh_node *n = l->node;
+    mesh_peer_entry *e = gosr_calloc(n->nmembers + 1, sizeof *e);
+    size_t k = 0;
+    for (size_t i = 0; e && i < n->nmembers && k < MESH_PEERS_MAX; i++) {
+        mesh_member *m = &n->members[i];
+        if (!m->link || m->link == l->serial)
+            continue;
+        e[k++] = (mesh_peer_entry){.id = m->id, .port = m->port,
+                                   .tier = m->tier};
+        memcpy(e[k - 1].ip, m->ip, 4);
+    }
+    gosr_buf msg = {0};
+    if (e && k > 0 && mesh__peers_encode(e, k, &msg) == GOSR_OK)
+        mesh__send_raw(l, msg.data, msg.len);
+    gosr_buf_free(&msg);
+    gosr_free(e);
+}
+
 static void link_up(mesh_link *l)
 {
     gosr_mesh_node *n = l->node;
@@ -311,6 +333,7 @@ static void link_up(mesh_link *l)
         m->fails = 0;
     }
     mesh__rep(n, &l->peer_id);
+    send_peers(l);
     for (size_t i = 0; i < n->nroots; i++) {
         if (!n->roots[i].held)
             continue;
