@@ -166,7 +166,7 @@ stamp "mod3 published twice"
 # (node 8 may already have met node 6's corruption while repairing mod1 and
 # banned it; then node 6 is not counted and the fetch avoids it outright)
 wait_until 30 has_replicas 8 "$R3" 1 || fail "fetcher sees no holder"
-stamp "fetcher sees both"
+stamp "fetcher sees a holder"
 ctl 8 fetch "$R3" --out "$T/got3.bin" > /dev/null || fail "fetch with a corrupt peer failed"
 cmp -s "$T/mod3.bin" "$T/got3.bin" || fail "corrupt bytes were installed"
 BAD=$(ctl 8 peers | jget "[p['bad_chunks'] for p in d['peers'] if p['id']=='${ID[6]}'][0]")
