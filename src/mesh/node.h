@@ -120,8 +120,7 @@ typedef struct mesh_root {
     uint32_t requests;      /* root GETs served in the current window */
     uint64_t window_ns;     /* start of the request window */
     bool hot;               /* requests crossed hot_threshold last window */
-    uint32_t proof_round;   /* round-robin holder index for proofs */
-    uint32_t proof_chunk;   /* round-robin chunk index for proofs */
+    uint32_t proof_round;   /* proof rounds run: picks holder and chunk */
     bool dropped_set;       /* fault DROP: `dropped` is "lost" */
     gosr_hash dropped;      /* fault DROP: the chunk pretended lost */
 } mesh_root;

@@ -373,9 +373,10 @@ void mesh__on_replicate(mesh_link *l, const mesh_msg *m)
 
 /* ---- storage proofs --------------------------------------------------------------------- */
 
-static void challenge(gosr_mesh_node *n, mesh_link *l, mesh_root *r)
+static void challenge(gosr_mesh_node *n, mesh_link *l, mesh_root *r,
+                      size_t chunk)
 {
-    const gosr_chunk_ref *c = &r->chunks[r->proof_chunk++ % r->nchunks];
+    const gosr_chunk_ref *c = &r->chunks[chunk % r->nchunks];
     uint32_t len = c->len < PROOF_RANGE ? c->len : PROOF_RANGE;
     if (len == 0)
         return;
@@ -470,8 +471,10 @@ void mesh__proof_tick(gosr_mesh_node *n)
             if (l->state == LINK_UP && !l->is_client &&
                 mesh__link_has(l, &r->id) && !proof_pending(n, l, &r->id))
                 pick[k++] = l;
+        /* holder = round mod k, chunk = round div k: every holder is asked
+         * for every chunk in turn (k * nchunks rounds). */
         if (k > 0)
-            challenge(n, pick[r->proof_round % k], r);
+            challenge(n, pick[r->proof_round % k], r, r->proof_round / k);
         r->proof_round++;
     }
 }

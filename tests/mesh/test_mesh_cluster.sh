@@ -197,7 +197,34 @@ healed_without_9() {
 wait_until 60 healed_without_9 || fail "not re-replicated after failed proof"
 echo "[$SECONDS s] ok: failed proof detected and root re-replicated"
 
-# ---- 8. clean shutdown (SIGTERM -> exit 0, no leaks under ASan) -----------------
+# ---- 8. kill every holder of the first module: unavailable, nothing written --
+alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+VIEW=7
+for h in $(holders "$VIEW" "$R1"); do
+  k=$(idx_of "$h")
+  if [ "$k" = "$VIEW" ]; then VIEW=8; fi
+done
+for h in $(holders "$VIEW" "$R1"); do kill_node "$(idx_of "$h")"; done
+holds_r1() { ctl "$1" status | jget "any(r['id']=='$R1' for r in d['roots'])" | grep -q True; }
+ASK=""
+for i in "${!PID[@]}"; do
+  if alive "$i" && ! holds_r1 "$i"; then ASK=$i; fi
+done
+# node 9 (fault drop) holds mod1 but is not counted after its failed
+# proofs: stop it too, it is not the subject here
+for i in "${!PID[@]}"; do
+  if alive "$i" && holds_r1 "$i"; then kill_node "$i"; fi
+done
+if [ -z "$ASK" ]; then start_node 10; ASK=10; fi
+stamp "holders of mod1 killed; asking node $ASK"
+if J=$(ctl "$ASK" fetch "$R1" --out "$T/got1b.bin" --timeout 3000 --json); then
+  fail "fetch of the dead module succeeded"
+fi
+[ "$(echo "$J" | jget 'd["reason"]')" = unavailable ] || fail "reason: $J"
+[ ! -e "$T/got1b.bin" ] || fail "partial install of the dead module"
+echo "[$SECONDS s] ok: every holder of mod1 killed -> unavailable, nothing written"
+
+# ---- 9. clean shutdown (SIGTERM -> exit 0, no leaks under ASan) -----------------
 for i in "${!PID[@]}"; do
   kill -0 "${PID[$i]}" 2>/dev/null || continue
   kill -TERM "${PID[$i]}"
