@@ -21,7 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- data set ---------------------------------------------------------------- */
+/* ---- data set
+ * ---------------------------------------------------------------- */
 
 static uint64_t g_x = 0x6f73725f62656e63ULL; /* xorshift state */
 
@@ -34,10 +35,11 @@ static uint64_t rnd(void)
 }
 
 static const char *WORDS[] = {
-    "player", "spawn", "tick", "entity", "module", "shader", "texture",
-    "the", "a", "of", "and", "to", "in", "world", "cell", "border", "state",
-    "velocity", "health", "damage", "inventory", "quest", "dialogue", "npc",
-    "function", "local", "return", "end", "if", "then", "else", "for"};
+    "player", "spawn",    "tick",  "entity",   "module", "shader", "texture",
+    "the",    "a",        "of",    "and",      "to",     "in",     "world",
+    "cell",   "border",   "state", "velocity", "health", "damage", "inventory",
+    "quest",  "dialogue", "npc",   "function", "local",  "return", "end",
+    "if",     "then",     "else",  "for"};
 
 /* Fills p[0..n) with one segment: text-like, random or record-like. */
 static void segment(uint8_t *p, size_t n)
@@ -64,8 +66,9 @@ static void segment(uint8_t *p, size_t n)
             p[i] = (uint8_t)rnd();
     } else { /* 32-byte records with counters and small floats */
         for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)((i % 32 < 8) ? (i / 32) >> ((i % 4) * 8)
-                             : (i % 32 < 16) ? rnd() % 4 : 0);
+            p[i] = (uint8_t)((i % 32 < 8)    ? (i / 32) >> ((i % 4) * 8)
+                             : (i % 32 < 16) ? rnd() % 4
+                                             : 0);
     }
 }
 
@@ -112,7 +115,8 @@ static uint8_t *make_v2(const uint8_t *v1, size_t n, size_t *out_len)
     return p;
 }
 
-/* ---- helpers ------------------------------------------------------------------- */
+/* ---- helpers
+ * ------------------------------------------------------------------- */
 
 static double now_s(void)
 {
@@ -158,13 +162,13 @@ static void dir_usage(const char *dir, uint64_t *bytes, uint64_t *files)
 
 /* One tool's figures for one configuration. */
 typedef struct result {
-    double v1_s, v2_s;       /* ingest seconds (wall) */
-    double v1_cpu, v2_cpu;   /* ingest CPU seconds (user + system) */
-    uint64_t v1_chunks;      /* chunks after v1 */
-    uint64_t v1_stored;      /* stored bytes after v1 */
-    uint64_t v2_chunks;      /* chunks after v1+v2 */
-    uint64_t transfer;       /* stored bytes new in v2 */
-    int ok;                  /* ran successfully */
+    double v1_s, v2_s;     /* ingest seconds (wall) */
+    double v1_cpu, v2_cpu; /* ingest CPU seconds (user + system) */
+    uint64_t v1_chunks;    /* chunks after v1 */
+    uint64_t v1_stored;    /* stored bytes after v1 */
+    uint64_t v2_chunks;    /* chunks after v1+v2 */
+    uint64_t transfer;     /* stored bytes new in v2 */
+    int ok;                /* ran successfully */
 } result;
 
 /* Runs a shell command built from a format; returns its exit status. */
@@ -185,7 +189,8 @@ static int run(const char *fmt, ...)
     return rc;
 }
 
-/* ---- our store ------------------------------------------------------------------- */
+/* ---- our store
+ * ------------------------------------------------------------------- */
 
 static int run_ours(const char *work, uint32_t avg, int level, const char *f1,
                     const char *f2, result *r)
@@ -227,7 +232,8 @@ static int run_ours(const char *work, uint32_t avg, int level, const char *f1,
     return rc;
 }
 
-/* ---- casync ------------------------------------------------------------------------ */
+/* ---- casync
+ * ------------------------------------------------------------------------ */
 
 static int run_casync(const char *work, uint32_t avg, const char *f1,
                       const char *f2, result *r)
@@ -265,7 +271,9 @@ static int run_casync(const char *work, uint32_t avg, const char *f1,
     return rc;
 }
 
-/* ---- main ----------------------------------------------------------------------------- */
+/* ---- main
+ * -----------------------------------------------------------------------------
+ */
 
 #define REPEATS 3
 
@@ -294,11 +302,10 @@ static void print_row(const char *tool, uint32_t avg, const result *r,
         return;
     }
     printf("%-8s %7u  %8.1f  %8.1f  %8.1f  %8.1f  %8llu  %11llu  %8llu  "
-           "%11llu\n", tool,
-           avg, (double)n1 / 1e6 / r->v1_s, (double)n2 / 1e6 / r->v2_s,
+           "%11llu\n",
+           tool, avg, (double)n1 / 1e6 / r->v1_s, (double)n2 / 1e6 / r->v2_s,
            (double)n1 / 1e6 / r->v1_cpu, (double)n2 / 1e6 / r->v2_cpu,
-           (unsigned long long)r->v1_chunks,
-           (unsigned long long)r->v1_stored,
+           (unsigned long long)r->v1_chunks, (unsigned long long)r->v1_stored,
            (unsigned long long)(r->v2_chunks - r->v1_chunks),
            (unsigned long long)r->transfer);
 }

@@ -72,7 +72,8 @@ static void fuzz_cdc(const uint8_t *p, size_t n)
 {
     if (n < 3)
         return;
-    gosr_cdc_params cp = {.min_size = p[0], .avg_size = 64u << (p[1] % 6),
+    gosr_cdc_params cp = {.min_size = p[0],
+                          .avg_size = 64u << (p[1] % 6),
                           .max_size = (uint32_t)p[2] * 64};
     if (gosr_cdc_params_normalize(&cp) != GOSR_OK)
         return;
@@ -91,12 +92,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     switch (data[0] % 6) {
-    case 0: fuzz_file(p, n); break;
-    case 1: fuzz_tree(p, n); break;
-    case 2: fuzz_record(p, n); break;
-    case 3: fuzz_codec(GOSR_CODEC_ZSTD, p, n); break;
-    case 4: fuzz_codec(GOSR_CODEC_BROTLI, p, n); break;
-    default: fuzz_cdc(p, n); break;
+    case 0:
+        fuzz_file(p, n);
+        break;
+    case 1:
+        fuzz_tree(p, n);
+        break;
+    case 2:
+        fuzz_record(p, n);
+        break;
+    case 3:
+        fuzz_codec(GOSR_CODEC_ZSTD, p, n);
+        break;
+    case 4:
+        fuzz_codec(GOSR_CODEC_BROTLI, p, n);
+        break;
+    default:
+        fuzz_cdc(p, n);
+        break;
     }
     return 0;
 }

@@ -46,13 +46,13 @@ typedef struct store_opts {
 static int parse(int argc, char **argv, store_opts *o)
 {
     const cli_opt opts[] = {
-        {"store", &o->store, NULL},   {"json", NULL, &o->json},
-        {"ref", &o->ref, NULL},       {"no-ref", NULL, &o->no_ref},
-        {"codec", &o->codec, NULL},   {"level", &o->level, NULL},
-        {"avg", &o->avg, NULL},       {"min", &o->min, NULL},
-        {"max", &o->max, NULL},       {"encrypt", NULL, &o->encrypt},
+        {"store", &o->store, NULL},       {"json", NULL, &o->json},
+        {"ref", &o->ref, NULL},           {"no-ref", NULL, &o->no_ref},
+        {"codec", &o->codec, NULL},       {"level", &o->level, NULL},
+        {"avg", &o->avg, NULL},           {"min", &o->min, NULL},
+        {"max", &o->max, NULL},           {"encrypt", NULL, &o->encrypt},
         {"progress", NULL, &o->progress}, {"objects", NULL, &o->objects},
-        {"delete", NULL, &o->del},    {NULL, NULL, NULL},
+        {"delete", NULL, &o->del},        {NULL, NULL, NULL},
     };
     int rc = cli_parse(argc, argv, opts, o->pos, 3, &o->npos);
     if (rc == CLI_EXIT_OK && !o->store)
@@ -60,7 +60,8 @@ static int parse(int argc, char **argv, store_opts *o)
     return rc;
 }
 
-/* ---- progress -------------------------------------------------------------- */
+/* ---- progress --------------------------------------------------------------
+ */
 
 typedef struct progress {
     uint64_t start_ns; /* when the put began */
@@ -79,7 +80,8 @@ static void progress_cb(void *ud, uint64_t done)
             s > 0 ? (double)done / 1e6 / s : 0.0);
 }
 
-/* ---- open ------------------------------------------------------------------------ */
+/* ---- open
+ * ------------------------------------------------------------------------ */
 
 static int size_opt(const char *s, uint32_t *out)
 {
@@ -95,14 +97,15 @@ static int size_opt(const char *s, uint32_t *out)
 static int open_store(const store_opts *o, bool read_only, progress *pr,
                       gosr_store **st)
 {
-    gosr_store_config cfg = {.codec = o->codec, .encrypt = o->encrypt,
-                             .read_only = read_only};
+    gosr_store_config cfg = {
+        .codec = o->codec, .encrypt = o->encrypt, .read_only = read_only};
     gosr_error err;
     gosr_error_clear(&err);
     uint64_t level = 0;
     bool neg = o->level && o->level[0] == '-';
     if ((o->level && cli_parse_u64(o->level + neg, &level) != GOSR_OK) ||
-        size_opt(o->avg, &cfg.cdc.avg_size) || size_opt(o->min, &cfg.cdc.min_size) ||
+        size_opt(o->avg, &cfg.cdc.avg_size) ||
+        size_opt(o->min, &cfg.cdc.min_size) ||
         size_opt(o->max, &cfg.cdc.max_size))
         return cli_usage_error("bad --level, --avg, --min or --max value");
     cfg.level = neg ? -(int)level : (int)level;
@@ -131,7 +134,8 @@ static const char *kind_name(gosr_obj_kind k)
     return k == GOSR_OBJ_CHUNK ? "chunk" : k == GOSR_OBJ_FILE ? "file" : "tree";
 }
 
-/* ---- put -------------------------------------------------------------------------- */
+/* ---- put
+ * -------------------------------------------------------------------------- */
 
 static int do_put_path(gosr_store *st, const char *path, gosr_hash *id,
                        bool *tree, uint64_t *size, gosr_error *err)
@@ -195,7 +199,8 @@ static int cmd_put(const store_opts *o)
     return CLI_EXIT_OK;
 }
 
-/* ---- get -------------------------------------------------------------------------- */
+/* ---- get
+ * -------------------------------------------------------------------------- */
 
 static int get_to_stdout(gosr_store *st, const gosr_hash *id, gosr_error *err)
 {
@@ -253,7 +258,9 @@ static int cmd_get(const store_opts *o)
     return CLI_EXIT_OK;
 }
 
-/* ---- ls ----------------------------------------------------------------------------- */
+/* ---- ls
+ * -----------------------------------------------------------------------------
+ */
 
 /* Listing state: either a JSON array or text lines. */
 typedef struct ls_ctx {
@@ -267,8 +274,8 @@ static int ls_ref(void *ud, const char *name, const gosr_hash *root)
     char hex[65];
     gosr_hash_hex(root, hex);
     if (c->arr)
-        json_array_append_new(c->arr, json_pack("{s:s, s:s}", "name", name,
-                                                "root", hex));
+        json_array_append_new(
+            c->arr, json_pack("{s:s, s:s}", "name", name, "root", hex));
     else
         printf("%s %s\n", hex, name);
     return 0;
@@ -280,14 +287,13 @@ static int ls_entry(void *ud, const gosr_tree_entry *e)
     char hex[65];
     gosr_hash_hex(&e->file_id, hex);
     if (c->arr)
-        json_array_append_new(c->arr, json_pack("{s:s, s:i, s:I, s:s}",
-                                                "path", e->path, "mode",
-                                                (int)e->mode, "size",
-                                                (json_int_t)e->size,
-                                                "file_id", hex));
+        json_array_append_new(c->arr,
+                              json_pack("{s:s, s:i, s:I, s:s}", "path", e->path,
+                                        "mode", (int)e->mode, "size",
+                                        (json_int_t)e->size, "file_id", hex));
     else
-        printf("%04o %12llu %s %s\n", e->mode, (unsigned long long)e->size,
-               hex, e->path);
+        printf("%04o %12llu %s %s\n", e->mode, (unsigned long long)e->size, hex,
+               e->path);
     return 0;
 }
 
@@ -297,10 +303,12 @@ static int ls_object(void *ud, const gosr_store_obj_info *i)
     char hex[65];
     gosr_hash_hex(&i->id, hex);
     if (c->arr)
-        json_array_append_new(c->arr, json_pack(
-            "{s:s, s:s, s:s, s:I, s:I}", "id", hex, "kind", kind_name(i->kind),
-            "codec", gosr_codec_name(i->codec), "plain_len",
-            (json_int_t)i->plain_len, "stored_len", (json_int_t)i->stored_len));
+        json_array_append_new(c->arr,
+                              json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", hex,
+                                        "kind", kind_name(i->kind), "codec",
+                                        gosr_codec_name(i->codec), "plain_len",
+                                        (json_int_t)i->plain_len, "stored_len",
+                                        (json_int_t)i->stored_len));
     else
         printf("%s %-5s %-6s %10u %10u\n", hex, kind_name(i->kind),
                gosr_codec_name(i->codec), i->plain_len, i->stored_len);
@@ -316,9 +324,9 @@ static int ls_file(ls_ctx *c, const gosr_hash *id, gosr_error *err)
         char hex[65];
         gosr_hash_hex(&ch[i].id, hex);
         if (c->arr)
-            json_array_append_new(c->arr, json_pack("{s:s, s:I}", "id", hex,
-                                                    "len",
-                                                    (json_int_t)ch[i].len));
+            json_array_append_new(c->arr,
+                                  json_pack("{s:s, s:I}", "id", hex, "len",
+                                            (json_int_t)ch[i].len));
         else
             printf("%s %u\n", hex, ch[i].len);
     }
@@ -347,10 +355,10 @@ static int cmd_ls(const store_opts *o)
              (rc = gosr_store_get_object(st, &id, &kind, &obj, &err)) == 0)
         rc = kind == GOSR_OBJ_TREE
                  ? gosr_store_tree_foreach(st, &id, ls_entry, &c, &err)
-             : kind == GOSR_OBJ_FILE ? ls_file(&c, &id, &err)
-                                     : gosr_error_set(&err, GOSR_EINVAL,
-                                                      "object_wrong_kind",
-                                                      "a chunk has no listing");
+             : kind == GOSR_OBJ_FILE
+                 ? ls_file(&c, &id, &err)
+                 : gosr_error_set(&err, GOSR_EINVAL, "object_wrong_kind",
+                                  "a chunk has no listing");
     gosr_buf_free(&obj);
     gosr_store_close(st);
     if (rc != GOSR_OK) {
@@ -362,7 +370,8 @@ static int cmd_ls(const store_opts *o)
     return CLI_EXIT_OK;
 }
 
-/* ---- stat, fsck, gc, ref -------------------------------------------------------------- */
+/* ---- stat, fsck, gc, ref
+ * -------------------------------------------------------------- */
 
 static int cmd_stat(const store_opts *o)
 {
@@ -391,19 +400,18 @@ static int cmd_stat(const store_opts *o)
             s.encrypted));
         return CLI_EXIT_OK;
     }
-    printf("logical bytes      %llu (%llu file puts)\n"
-           "unique bytes       %llu in %llu chunks (+%llu manifests)\n"
-           "stored bytes       %llu (packs %llu, index %llu)\n"
-           "dedup ratio        %.3f\ncompression ratio  %.3f\n"
-           "refs               %llu\nencrypted          %s\n",
-           (unsigned long long)s.logical_bytes,
-           (unsigned long long)s.files_put, (unsigned long long)s.unique_bytes,
-           (unsigned long long)s.chunk_count,
-           (unsigned long long)s.object_count,
-           (unsigned long long)s.stored_bytes,
-           (unsigned long long)s.pack_bytes, (unsigned long long)s.index_bytes,
-           s.dedup_ratio, s.compression_ratio,
-           (unsigned long long)s.ref_count, s.encrypted ? "yes" : "no");
+    printf(
+        "logical bytes      %llu (%llu file puts)\n"
+        "unique bytes       %llu in %llu chunks (+%llu manifests)\n"
+        "stored bytes       %llu (packs %llu, index %llu)\n"
+        "dedup ratio        %.3f\ncompression ratio  %.3f\n"
+        "refs               %llu\nencrypted          %s\n",
+        (unsigned long long)s.logical_bytes, (unsigned long long)s.files_put,
+        (unsigned long long)s.unique_bytes, (unsigned long long)s.chunk_count,
+        (unsigned long long)s.object_count, (unsigned long long)s.stored_bytes,
+        (unsigned long long)s.pack_bytes, (unsigned long long)s.index_bytes,
+        s.dedup_ratio, s.compression_ratio, (unsigned long long)s.ref_count,
+        s.encrypted ? "yes" : "no");
     return CLI_EXIT_OK;
 }
 
@@ -414,12 +422,12 @@ static void fsck_bad(void *ud, const gosr_hash *loc, const gosr_error *why)
     char hex[65];
     gosr_hash_hex(loc, hex);
     if (arr)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "locator",
-                                             hex, "reason", why->reason,
-                                             "detail", why->detail));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "locator", hex,
+                                             "reason", why->reason, "detail",
+                                             why->detail));
     else
-        fprintf(stderr, "corrupt %s: %s: %s (quarantined)\n", hex,
-                why->reason, why->detail);
+        fprintf(stderr, "corrupt %s: %s: %s (quarantined)\n", hex, why->reason,
+                why->detail);
 }
 
 static int cmd_fsck(const store_opts *o)
@@ -437,9 +445,9 @@ static int cmd_fsck(const store_opts *o)
     if (o->json)
         cli_print_json(json_pack(
             "{s:b, s:I, s:I, s:I, s:I, s:I, s:o, s:s}", "ok", rc == GOSR_OK,
-            "checked", (json_int_t)r.checked, "corrupt",
-            (json_int_t)r.corrupt, "missing", (json_int_t)r.missing,
-            "refs_checked", (json_int_t)r.refs_checked, "bytes_checked",
+            "checked", (json_int_t)r.checked, "corrupt", (json_int_t)r.corrupt,
+            "missing", (json_int_t)r.missing, "refs_checked",
+            (json_int_t)r.refs_checked, "bytes_checked",
             (json_int_t)r.bytes_checked, "bad", bad, "reason",
             rc == GOSR_OK ? "" : err.reason));
     else
@@ -469,13 +477,13 @@ static int cmd_gc(const store_opts *o)
     if (rc != GOSR_OK)
         return cli_report_error(o->json, &err, rc, CLI_EXIT_FAIL);
     if (o->json)
-        cli_print_json(json_pack(
-            "{s:b, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "live_objects",
-            (json_int_t)r.live_objects, "removed_objects",
-            (json_int_t)r.removed_objects, "removed_bytes",
-            (json_int_t)r.removed_bytes, "packs_rewritten",
-            (json_int_t)r.packs_rewritten, "bytes_freed",
-            (json_int_t)r.bytes_freed));
+        cli_print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "ok", 1,
+                                 "live_objects", (json_int_t)r.live_objects,
+                                 "removed_objects",
+                                 (json_int_t)r.removed_objects, "removed_bytes",
+                                 (json_int_t)r.removed_bytes, "packs_rewritten",
+                                 (json_int_t)r.packs_rewritten, "bytes_freed",
+                                 (json_int_t)r.bytes_freed));
     else
         printf("live %llu objects; removed %llu objects (%llu bytes); "
                "rewrote %llu packs; freed %llu bytes\n",
@@ -512,19 +520,21 @@ static int cmd_ref(const store_opts *o)
     char hex[65];
     gosr_hash_hex(&id, hex);
     if (o->json)
-        cli_print_json(json_pack("{s:b, s:s, s:s?}", "ok", 1, "name",
-                                 o->pos[0], "root", o->del ? NULL : hex));
+        cli_print_json(json_pack("{s:b, s:s, s:s?}", "ok", 1, "name", o->pos[0],
+                                 "root", o->del ? NULL : hex));
     else if (!o->del)
         printf("%s\n", hex);
     return CLI_EXIT_OK;
 }
 
-/* ---- dispatch --------------------------------------------------------------------------- */
+/* ---- dispatch
+ * ---------------------------------------------------------------------------
+ */
 
 static int run_store(int argc, char **argv)
 {
     static const struct {
-        const char *name;             /* subcommand */
+        const char *name;              /* subcommand */
         int (*fn)(const store_opts *); /* its handler */
     } subs[] = {{"put", cmd_put},   {"get", cmd_get},   {"ls", cmd_ls},
                 {"stat", cmd_stat}, {"fsck", cmd_fsck}, {"gc", cmd_gc},

@@ -16,10 +16,10 @@
 #include <string.h>
 
 #define CDC_DEFAULT_AVG (1u << 20)
-#define CDC_MIN_AVG 64u          /* smallest average accepted */
-#define CDC_MAX_MAX (64u << 20)  /* largest max_size accepted (64 MiB) */
-#define CDC_BITS_BEFORE 0  /* mask bits added to log2(avg) before avg */
-#define CDC_BITS_AFTER 1   /* mask bits removed from log2(avg) after it */
+#define CDC_MIN_AVG 64u         /* smallest average accepted */
+#define CDC_MAX_MAX (64u << 20) /* largest max_size accepted (64 MiB) */
+#define CDC_BITS_BEFORE 0       /* mask bits added to log2(avg) before avg */
+#define CDC_BITS_AFTER 1        /* mask bits removed from log2(avg) after it */
 
 /* The gear table: 256 pseudo-random 64-bit words, filled once. */
 static uint64_t g_gear[256];
@@ -84,8 +84,7 @@ static unsigned log2u(uint32_t v)
     return r;
 }
 
-size_t gosr_cdc_next(const gosr_cdc_params *p, const uint8_t *data,
-                     size_t len)
+size_t gosr_cdc_next(const gosr_cdc_params *p, const uint8_t *data, size_t len)
 {
     if (len <= p->min_size)
         return len;

@@ -13,14 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- marking from refs ---------------------------------------------------- */
+/* ---- marking from refs ----------------------------------------------------
+ */
 
 /* Walk state shared by fsck and GC. */
 typedef struct mark_ctx {
-    gosr_store *st;       /* the store */
-    sqlite3_stmt *ins;    /* INSERT OR IGNORE INTO live */
-    uint64_t missing;     /* referenced objects absent (or unreadable) */
-    uint64_t live;        /* distinct objects marked */
+    gosr_store *st;    /* the store */
+    sqlite3_stmt *ins; /* INSERT OR IGNORE INTO live */
+    uint64_t missing;  /* referenced objects absent (or unreadable) */
+    uint64_t live;     /* distinct objects marked */
 } mark_ctx;
 
 /* Marks a locator; returns true when it was not yet marked. */
@@ -116,14 +117,15 @@ static int mark_all(gosr_store *st, mark_ctx *m, gosr_error *err)
     return rc;
 }
 
-/* ---- fsck ------------------------------------------------------------------------ */
+/* ---- fsck
+ * ------------------------------------------------------------------------ */
 
 /* Loads every index row (so the table can change while we check). */
 static int load_rows(gosr_store *st, const char *where, store_row **rows,
                      size_t *n, gosr_error *err)
 {
-    char *sql = gosr_asprintf("SELECT loc FROM objects %s ORDER BY pack, off",
-                              where);
+    char *sql =
+        gosr_asprintf("SELECT loc FROM objects %s ORDER BY pack, off", where);
     sqlite3_stmt *s = NULL;
     if (!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
         gosr_free(sql);
@@ -277,7 +279,9 @@ int gosr_store_fsck(gosr_store *st, gosr_store_fsck_fn fn, void *ud,
     return GOSR_OK;
 }
 
-/* ---- gc --------------------------------------------------------------------------- */
+/* ---- gc
+ * ---------------------------------------------------------------------------
+ */
 
 static int sweep(gosr_store *st, gosr_store_gc_report *rep, gosr_error *err)
 {
@@ -310,8 +314,10 @@ static int compact_pack(gosr_store *st, int64_t old, gosr_error *err)
     int rc = load_rows(st, where, &rows, &n, err);
     sqlite3_stmt *u = NULL;
     if (rc == GOSR_OK &&
-        sqlite3_prepare_v2(st->db, "UPDATE objects SET pack=?, off=? WHERE "
-                                   "loc=?", -1, &u, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(st->db,
+                           "UPDATE objects SET pack=?, off=? WHERE "
+                           "loc=?",
+                           -1, &u, NULL) != SQLITE_OK)
         rc = store__sql_error(st, err, "compact");
     gosr_buf b = {0};
     for (size_t i = 0; i < n && rc == GOSR_OK; i++) {
@@ -319,12 +325,10 @@ static int compact_pack(gosr_store *st, int64_t old, gosr_error *err)
         b.len = 0;
         rc = gosr_buf_reserve(&b, rows[i].rec.stored_len);
         if (rc == GOSR_OK)
-            rc = store__pack_read(st, rows[i].pack,
-                                  rows[i].off + STORE_REC_HDR,
+            rc = store__pack_read(st, rows[i].pack, rows[i].off + STORE_REC_HDR,
                                   rows[i].rec.stored_len, b.data, err);
         if (rc == GOSR_OK)
-            rc = store__pack_append(st, &rows[i].rec, b.data, &pack, &off,
-                                    err);
+            rc = store__pack_append(st, &rows[i].rec, b.data, &pack, &off, err);
         if (rc != GOSR_OK)
             break;
         sqlite3_reset(u);

@@ -27,9 +27,12 @@
 const char *gosr_codec_name(gosr_codec c)
 {
     switch (c) {
-    case GOSR_CODEC_RAW: return "raw";
-    case GOSR_CODEC_ZSTD: return "zstd";
-    case GOSR_CODEC_BROTLI: return "brotli";
+    case GOSR_CODEC_RAW:
+        return "raw";
+    case GOSR_CODEC_ZSTD:
+        return "zstd";
+    case GOSR_CODEC_BROTLI:
+        return "brotli";
     }
     return "unknown";
 }
@@ -93,13 +96,13 @@ static zstd_ctx *zstd_ctx_get(void)
     return z;
 }
 
-/* ---- compression ------------------------------------------------------------ */
+/* ---- compression ------------------------------------------------------------
+ */
 
 /* Compresses into out's spare room of at most n-1 bytes; returns the
  * compressed size, 0 when it did not fit (does not pay), or a negative
  * status. */
-static long compress_zstd(int level, const uint8_t *in, size_t n,
-                          uint8_t *dst)
+static long compress_zstd(int level, const uint8_t *in, size_t n, uint8_t *dst)
 {
     zstd_ctx *z = zstd_ctx_get();
     if (!z)
@@ -162,7 +165,8 @@ int gosr_codec_compress(gosr_codec c, int level, const uint8_t *in, size_t n,
     return GOSR_OK;
 }
 
-/* ---- decompression ----------------------------------------------------------- */
+/* ---- decompression
+ * ----------------------------------------------------------- */
 
 static int decompress_zstd(const uint8_t *in, size_t n, size_t plain_len,
                            uint8_t *dst)
@@ -197,8 +201,8 @@ static int decompress_brotli(const uint8_t *in, size_t n, size_t plain_len,
     BrotliDecoderResult r = BrotliDecoderDecompressStream(
         s, &avail_in, &next_in, &avail_out, &next_out, NULL);
     /* Exactly plain_len bytes, the stream finished, and no input left. */
-    bool ok = r == BROTLI_DECODER_RESULT_SUCCESS && avail_in == 0 &&
-              avail_out == 0;
+    bool ok =
+        r == BROTLI_DECODER_RESULT_SUCCESS && avail_in == 0 && avail_out == 0;
     BrotliDecoderDestroyInstance(s);
     return ok ? GOSR_OK : GOSR_ECORRUPT;
 }

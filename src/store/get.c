@@ -21,15 +21,15 @@ static int get_kind(gosr_store *st, const gosr_hash *id, gosr_obj_kind want,
     if (rc == GOSR_OK && kind != want)
         rc = gosr_error_set(err, GOSR_EINVAL, "object_wrong_kind",
                             "object is a %s, not a %s",
-                            kind == GOSR_OBJ_CHUNK ? "chunk"
-                            : kind == GOSR_OBJ_FILE ? "file" : "tree",
+                            kind == GOSR_OBJ_CHUNK  ? "chunk"
+                            : kind == GOSR_OBJ_FILE ? "file"
+                                                    : "tree",
                             want == GOSR_OBJ_FILE ? "file" : "tree");
     return rc;
 }
 
 int gosr_store_file_chunks(gosr_store *st, const gosr_hash *file_id,
-                           gosr_chunk_ref **chunks, size_t *n,
-                           gosr_error *err)
+                           gosr_chunk_ref **chunks, size_t *n, gosr_error *err)
 {
     gosr_buf b = {0};
     int rc = get_kind(st, file_id, GOSR_OBJ_FILE, &b, err);
@@ -98,8 +98,8 @@ static int get_file_sized(gosr_store *st, const gosr_hash *file_id,
                                    (mode & 0111) ? 0755 : 0644)
                  : -1;
     if (fd < 0) {
-        rc = gosr_error_set(err, tmp ? gosr_status_from_errno(errno)
-                                     : GOSR_ENOMEM,
+        rc = gosr_error_set(err,
+                            tmp ? gosr_status_from_errno(errno) : GOSR_ENOMEM,
                             "get_open_failed", "cannot create %s", path);
         goto out_free;
     }
@@ -131,9 +131,9 @@ int gosr_store_get_file(gosr_store *st, const gosr_hash *file_id,
 
 /* State for materialising a tree. */
 typedef struct get_tree_ctx {
-    gosr_store *st;   /* the store */
-    const char *dir;  /* destination directory */
-    gosr_error *err;  /* where failures go */
+    gosr_store *st;  /* the store */
+    const char *dir; /* destination directory */
+    gosr_error *err; /* where failures go */
 } get_tree_ctx;
 
 static int get_tree_entry(void *ud, const gosr_tree_entry *e)
@@ -150,14 +150,13 @@ static int get_tree_entry(void *ud, const gosr_tree_entry *e)
                        path);
     *slash = '/';
     if (rc == GOSR_OK)
-        rc = get_file_sized(g->st, &e->file_id, path, e->mode, e->size,
-                            g->err);
+        rc = get_file_sized(g->st, &e->file_id, path, e->mode, e->size, g->err);
     gosr_free(path);
     return rc;
 }
 
-int gosr_store_get_tree(gosr_store *st, const gosr_hash *root,
-                        const char *dir, gosr_error *err)
+int gosr_store_get_tree(gosr_store *st, const gosr_hash *root, const char *dir,
+                        gosr_error *err)
 {
     if (!st || !root || !dir)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "get");

@@ -25,7 +25,8 @@
 #define MAGIC_LEN 12
 #define FILE_ENTRY 36 /* id 32 + len 4 */
 
-/* ---- encodings --------------------------------------------------------------- */
+/* ---- encodings
+ * --------------------------------------------------------------- */
 
 static void le_put(uint8_t *p, uint64_t v, int n)
 {
@@ -173,7 +174,9 @@ static int tree_encode(const gosr_tree_entry *e, size_t n, gosr_buf *out)
     return rc;
 }
 
-/* ---- put ---------------------------------------------------------------------------- */
+/* ---- put
+ * ----------------------------------------------------------------------------
+ */
 
 /* Input for a streaming put: either a whole buffer or a descriptor read
  * through a window of at least 4*max_size bytes. */
@@ -253,14 +256,14 @@ static int put_stream(gosr_store *st, put_src *s, gosr_hash *file_id,
     if (rc == GOSR_OK) {
         le_put(node.data + MAGIC_LEN, nchunks, 8);
         gosr_blake3_hash(node.data, node.len, file_id);
-        rc = store__put_hashed(st, GOSR_OBJ_FILE, file_id, node.data,
-                               node.len, NULL, err);
+        rc = store__put_hashed(st, GOSR_OBJ_FILE, file_id, node.data, node.len,
+                               NULL, err);
     } else if (!err || !err->reason[0]) {
         gosr_error_set(err, rc, "put_read_failed", "reading input: %s",
                        gosr_strerror(rc));
     }
-    if (rc == GOSR_OK && (rc = store__meta_add(st, "logical_bytes",
-                                               (int64_t)total, err)) == 0)
+    if (rc == GOSR_OK &&
+        (rc = store__meta_add(st, "logical_bytes", (int64_t)total, err)) == 0)
         rc = store__meta_add(st, "files_put", 1, err);
     if (size)
         *size = total;
@@ -321,7 +324,8 @@ int gosr_store_put_file(gosr_store *st, const char *path, gosr_hash *file_id,
     return rc;
 }
 
-/* ---- tree walk ------------------------------------------------------------------------- */
+/* ---- tree walk
+ * ------------------------------------------------------------------------- */
 
 /* Files found under a directory: relative paths and modes. */
 typedef struct walk {
@@ -346,8 +350,7 @@ static int walk_add(walk *w, const char *rel, uint32_t mode)
     return GOSR_OK;
 }
 
-static int walk_dir(walk *w, const char *root, const char *rel,
-                    gosr_error *err)
+static int walk_dir(walk *w, const char *root, const char *rel, gosr_error *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel);
@@ -394,16 +397,16 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 /* Puts every walked file and the tree node, inside a transaction. */
-static int put_walked(gosr_store *st, const char *dir, walk *w,
-                      gosr_hash *root, gosr_error *err)
+static int put_walked(gosr_store *st, const char *dir, walk *w, gosr_hash *root,
+                      gosr_error *err)
 {
     int rc = GOSR_OK;
     for (size_t i = 0; i < w->n && rc == GOSR_OK; i++) {
         char *full = gosr_asprintf("%s/%s", dir, w->e[i].path);
         if (!full)
             return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "tree");
-        rc = gosr_store_put_file(st, full, &w->e[i].file_id, &w->e[i].size,
-                                 err);
+        rc =
+            gosr_store_put_file(st, full, &w->e[i].file_id, &w->e[i].size, err);
         gosr_free(full);
     }
     gosr_buf node = {0};

@@ -10,7 +10,8 @@
 #include <sodium.h>
 #include <string.h>
 
-/* ---- ids, locators, keys ---------------------------------------------------- */
+/* ---- ids, locators, keys ----------------------------------------------------
+ */
 
 /* The index key of an id: the id itself, or in an encrypted store a
  * keyed BLAKE3 of it, so holders of the index alone cannot confirm that
@@ -57,7 +58,8 @@ static void aead_ad(const gosr_hash *id, uint8_t kind, uint8_t ad[33])
     ad[32] = kind;
 }
 
-/* ---- index rows ------------------------------------------------------------------ */
+/* ---- index rows
+ * ------------------------------------------------------------------ */
 
 /* GOSR_OK with *row filled, GOSR_ENOENT, or GOSR_EIO. */
 int store__row_get(gosr_store *st, const gosr_hash *loc, store_row *row)
@@ -110,12 +112,13 @@ static int row_insert(gosr_store *st, const store_row *row, gosr_error *err)
     return rc;
 }
 
-/* ---- writing ---------------------------------------------------------------------- */
+/* ---- writing
+ * ---------------------------------------------------------------------- */
 
 /* Compresses (and encrypts) `data` into st->scratch and fills r. */
 static int encode_payload(gosr_store *st, gosr_obj_kind kind,
-                          const gosr_hash *id, const uint8_t *data,
-                          size_t len, store_rec *r, gosr_error *err)
+                          const gosr_hash *id, const uint8_t *data, size_t len,
+                          store_rec *r, gosr_error *err)
 {
     gosr_codec used;
     st->scratch.len = 0;
@@ -173,8 +176,8 @@ int store__put_hashed(gosr_store *st, gosr_obj_kind kind, const gosr_hash *id,
     if ((rc = encode_payload(st, kind, id, data, len, &row.rec, err)))
         return rc;
     row.loc = loc;
-    rc = store__pack_append(st, &row.rec, st->scratch.data, &row.pack,
-                            &row.off, err);
+    rc = store__pack_append(st, &row.rec, st->scratch.data, &row.pack, &row.off,
+                            err);
     if (rc == GOSR_OK)
         rc = row_insert(st, &row, err);
     if (rc == GOSR_OK && added)
@@ -191,9 +194,9 @@ int gosr_store_put_object(gosr_store *st, gosr_obj_kind kind,
     if (kind == GOSR_OBJ_CHUNK && len > (64u << 20))
         return gosr_error_set(err, GOSR_ETOOBIG, "chunk_too_large",
                               "chunk of %zu bytes", len);
-    int rc = kind == GOSR_OBJ_CHUNK ? GOSR_OK
-                                    : store__object_validate(kind, data, len,
-                                                             err);
+    int rc = kind == GOSR_OBJ_CHUNK
+                 ? GOSR_OK
+                 : store__object_validate(kind, data, len, err);
     if (rc != GOSR_OK)
         return rc;
     gosr_blake3_hash(data, len, id);
@@ -213,7 +216,8 @@ int gosr_store_put_chunk(gosr_store *st, const uint8_t *data, size_t len,
     return gosr_store_put_object(st, GOSR_OBJ_CHUNK, data, len, id, err);
 }
 
-/* ---- reading ------------------------------------------------------------------------ */
+/* ---- reading
+ * ------------------------------------------------------------------------ */
 
 /* Decrypts st->scratch in place for record r with plaintext id `id`. */
 static int decrypt_payload(gosr_store *st, const store_rec *r,
@@ -252,13 +256,13 @@ static int read_record(gosr_store *st, const store_row *row, gosr_error *err)
         r.stored_len != row->rec.stored_len)
         return gosr_error_set(err, GOSR_ECORRUPT, "record_header_bad",
                               "pack %lld offset %lld: header does not match "
-                              "the index", (long long)row->pack,
-                              (long long)row->off);
+                              "the index",
+                              (long long)row->pack, (long long)row->off);
     st->scratch.len = 0;
     if ((rc = gosr_buf_reserve(&st->scratch, r.stored_len)) != GOSR_OK)
         return gosr_error_set(err, rc, "out_of_memory", "read");
-    rc = store__pack_read(st, row->pack, row->off + STORE_REC_HDR,
-                          r.stored_len, st->scratch.data, err);
+    rc = store__pack_read(st, row->pack, row->off + STORE_REC_HDR, r.stored_len,
+                          st->scratch.data, err);
     if (rc == GOSR_OK)
         st->scratch.len = r.stored_len;
     return rc;

@@ -18,7 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- record header ---------------------------------------------------------- */
+/* ---- record header ----------------------------------------------------------
+ */
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -67,7 +68,8 @@ int store__rec_decode(const uint8_t in[STORE_REC_HDR], store_rec *r)
     return GOSR_OK;
 }
 
-/* ---- low-level I/O ------------------------------------------------------------ */
+/* ---- low-level I/O
+ * ------------------------------------------------------------ */
 
 static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
@@ -103,14 +105,15 @@ static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
     return GOSR_OK;
 }
 
-/* ---- appends --------------------------------------------------------------------- */
+/* ---- appends
+ * --------------------------------------------------------------------- */
 
 static int64_t max_pack_id(gosr_store *st)
 {
     sqlite3_stmt *s = NULL;
     int64_t id = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(id),0) FROM packs",
-                           -1, &s, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(id),0) FROM packs", -1,
+                           &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW)
         id = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -140,8 +143,8 @@ static int open_writer(gosr_store *st, gosr_error *err)
     char *path = store__pack_path(st, st->w_pack);
     if (!path)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "pack");
-    int fd = gosr_io()->open(path, O_WRONLY | O_CREAT | (fresh ? O_TRUNC : 0),
-                             0644);
+    int fd =
+        gosr_io()->open(path, O_WRONLY | O_CREAT | (fresh ? O_TRUNC : 0), 0644);
     if (fd < 0)
         rc = gosr_error_set(err, gosr_status_from_errno(errno), "pack_open",
                             "cannot open %s: %s", path, strerror(errno));
@@ -209,7 +212,9 @@ int store__pack_sync(gosr_store *st, gosr_error *err)
     return GOSR_OK;
 }
 
-/* ---- reads --------------------------------------------------------------------------- */
+/* ---- reads
+ * ---------------------------------------------------------------------------
+ */
 
 static int reader_fd(gosr_store *st, int64_t pack, int *fd, gosr_error *err)
 {
@@ -227,8 +232,8 @@ static int reader_fd(gosr_store *st, int64_t pack, int *fd, gosr_error *err)
     gosr_free(path);
     if (f < 0)
         return gosr_error_set(err, GOSR_ECORRUPT, "pack_missing",
-                              "pack %lld cannot be opened: %s",
-                              (long long)pack, strerror(e));
+                              "pack %lld cannot be opened: %s", (long long)pack,
+                              strerror(e));
     store_fd *slot = &st->fds[st->fd_next++ % STORE_NFD];
     if (slot->pack)
         gosr_io()->close(slot->fd);
@@ -269,15 +274,16 @@ void store__pack_close_all(gosr_store *st)
     st->w_new_file = false;
 }
 
-/* ---- recovery ------------------------------------------------------------------------- */
+/* ---- recovery
+ * ------------------------------------------------------------------------- */
 
 /* Committed size of pack `id`, or -1 when the index does not know it. */
 static int64_t committed_size(gosr_store *st, int64_t id)
 {
     sqlite3_stmt *s = NULL;
     int64_t size = -1;
-    if (sqlite3_prepare_v2(st->db, "SELECT size FROM packs WHERE id=?", -1,
-                           &s, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(st->db, "SELECT size FROM packs WHERE id=?", -1, &s,
+                           NULL) == SQLITE_OK) {
         sqlite3_bind_int64(s, 1, id);
         if (sqlite3_step(s) == SQLITE_ROW)
             size = sqlite3_column_int64(s, 0);
@@ -309,8 +315,7 @@ static int recover_one(gosr_store *st, const char *name, gosr_error *err)
         if (fd < 0 || gosr_io()->ftruncate(fd, (off_t)want) != 0 ||
             gosr_io()->fsync(fd) != 0)
             rc = gosr_error_set(err, gosr_status_from_errno(errno),
-                                "recover_truncate", "cannot truncate %s",
-                                path);
+                                "recover_truncate", "cannot truncate %s", path);
         if (fd >= 0)
             gosr_io()->close(fd);
     }
@@ -326,8 +331,8 @@ int store__pack_recover(gosr_store *st, gosr_error *err)
     DIR *d = opendir(dirpath);
     gosr_free(dirpath);
     if (!d)
-        return gosr_error_set(err, gosr_status_from_errno(errno),
-                              "store_open", "cannot list packs");
+        return gosr_error_set(err, gosr_status_from_errno(errno), "store_open",
+                              "cannot list packs");
     int rc = GOSR_OK;
     struct dirent *de;
     while (rc == GOSR_OK && (de = readdir(d)) != NULL) {

@@ -20,16 +20,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ---------------------------------------------------------------
+ */
 
 int store__sql_error(gosr_store *st, gosr_error *err, const char *what)
 {
     int code = sqlite3_errcode(st->db);
-    int status = code == SQLITE_FULL     ? GOSR_ENOSPC
-                 : code == SQLITE_BUSY   ? GOSR_EBUSY
-                 : code == SQLITE_NOMEM  ? GOSR_ENOMEM
+    int status = code == SQLITE_FULL      ? GOSR_ENOSPC
+                 : code == SQLITE_BUSY    ? GOSR_EBUSY
+                 : code == SQLITE_NOMEM   ? GOSR_ENOMEM
                  : code == SQLITE_CORRUPT ? GOSR_ECORRUPT
-                                         : GOSR_EIO;
+                                          : GOSR_EIO;
     return gosr_error_set(err, status, "sqlite_error", "%s: %s", what,
                           sqlite3_errmsg(st->db));
 }
@@ -46,7 +47,8 @@ char *store__pack_path(const gosr_store *st, int64_t pack)
     return gosr_asprintf("%s/packs/%08lld.pack", st->dir, (long long)pack);
 }
 
-/* ---- secret -------------------------------------------------------------------- */
+/* ---- secret
+ * -------------------------------------------------------------------- */
 
 /* Derives the three store keys from the 32-byte convergence secret. */
 static void derive_keys(gosr_store *st, const uint8_t secret[32])
@@ -101,7 +103,8 @@ static int load_secret(gosr_store *st, bool create, gosr_error *err)
     return rc;
 }
 
-/* ---- schema --------------------------------------------------------------------- */
+/* ---- schema
+ * --------------------------------------------------------------------- */
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
@@ -118,15 +121,17 @@ static int meta_get(gosr_store *st, const char *key, int64_t *v)
 {
     sqlite3_stmt *s = NULL;
     *v = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key=?", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key=?", -1, &s,
+                           NULL) != SQLITE_OK)
         return GOSR_EIO;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW)
         *v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    return r == SQLITE_ROW ? GOSR_OK : r == SQLITE_DONE ? GOSR_ENOENT : GOSR_EIO;
+    return r == SQLITE_ROW    ? GOSR_OK
+           : r == SQLITE_DONE ? GOSR_ENOENT
+                              : GOSR_EIO;
 }
 
 int store__meta_add(gosr_store *st, const char *key, int64_t delta,
@@ -190,16 +195,18 @@ static int prepare_statements(gosr_store *st, gosr_error *err)
                            "pack,off FROM objects WHERE loc=?",
                            -1, &st->q_get, NULL) != SQLITE_OK ||
         (!st->cfg.read_only &&
-         sqlite3_prepare_v2(st->db,
-                            "INSERT OR REPLACE INTO objects(loc,kind,codec,flags,"
-                            "plain_len,stored_len,idm,pack,off) "
-                            "VALUES(?,?,?,?,?,?,?,?,?)",
-                            -1, &st->q_put, NULL) != SQLITE_OK))
+         sqlite3_prepare_v2(
+             st->db,
+             "INSERT OR REPLACE INTO objects(loc,kind,codec,flags,"
+             "plain_len,stored_len,idm,pack,off) "
+             "VALUES(?,?,?,?,?,?,?,?,?)",
+             -1, &st->q_put, NULL) != SQLITE_OK))
         return store__sql_error(st, err, "prepare");
     return GOSR_OK;
 }
 
-/* ---- open/close ------------------------------------------------------------------ */
+/* ---- open/close
+ * ------------------------------------------------------------------ */
 
 static int setup_dirs_and_lock(gosr_store *st, gosr_error *err)
 {
@@ -220,8 +227,8 @@ static int setup_dirs_and_lock(gosr_store *st, gosr_error *err)
         gosr_error_set(err, rc, "store_mkdir", "cannot create %s", packs);
         goto out_free;
     }
-    st->lock_fd = open(lock, st->cfg.read_only ? O_RDONLY : O_RDWR | O_CREAT,
-                       0644);
+    st->lock_fd =
+        open(lock, st->cfg.read_only ? O_RDONLY : O_RDWR | O_CREAT, 0644);
     if (st->lock_fd < 0) {
         rc = gosr_error_set(err, gosr_status_from_errno(errno), "store_open",
                             "cannot open %s: %s", lock, strerror(errno));
@@ -314,7 +321,8 @@ void gosr_store_close(gosr_store *st)
     gosr_free(st);
 }
 
-/* ---- transactions ---------------------------------------------------------------- */
+/* ---- transactions
+ * ---------------------------------------------------------------- */
 
 /* Nested begin/commit: only the outermost pair touches SQLite. */
 int store__begin(gosr_store *st, gosr_error *err)
@@ -364,7 +372,9 @@ void store__rollback(gosr_store *st)
     store__pack_recover(st, NULL);
 }
 
-/* ---- refs ----------------------------------------------------------------------------- */
+/* ---- refs
+ * -----------------------------------------------------------------------------
+ */
 
 static bool ref_name_ok(const char *name)
 {
@@ -377,8 +387,8 @@ static bool ref_name_ok(const char *name)
     return true;
 }
 
-int gosr_store_ref_set(gosr_store *st, const char *name,
-                       const gosr_hash *root, gosr_error *err)
+int gosr_store_ref_set(gosr_store *st, const char *name, const gosr_hash *root,
+                       gosr_error *err)
 {
     if (!ref_name_ok(name) || !root)
         return gosr_error_set(err, GOSR_EINVAL, "ref_name_invalid",
@@ -414,8 +424,8 @@ int gosr_store_ref_get(gosr_store *st, const char *name, gosr_hash *root,
                        gosr_error *err)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT root FROM refs WHERE name=?", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT root FROM refs WHERE name=?", -1, &s,
+                           NULL) != SQLITE_OK)
         return store__sql_error(st, err, "ref_get");
     sqlite3_bind_text(s, 1, name ? name : "", -1, SQLITE_STATIC);
     int rc = GOSR_OK;
@@ -472,7 +482,9 @@ int gosr_store_ref_foreach(gosr_store *st, gosr_store_ref_fn fn, void *ud,
     return rc;
 }
 
-/* ---- stats ----------------------------------------------------------------------------- */
+/* ---- stats
+ * -----------------------------------------------------------------------------
+ */
 
 static uint64_t file_size(const char *dir, const char *name)
 {
@@ -512,11 +524,10 @@ int gosr_store_stat(gosr_store *st, gosr_store_stats *out, gosr_error *err)
     out->logical_bytes = (uint64_t)v;
     meta_get(st, "files_put", &v);
     out->files_put = (uint64_t)v;
-    out->index_bytes = file_size(st->dir, "index.db") +
-                       file_size(st->dir, "index.db-wal");
-    out->dedup_ratio = out->unique_bytes
-                           ? (double)out->logical_bytes / out->unique_bytes
-                           : 0;
+    out->index_bytes =
+        file_size(st->dir, "index.db") + file_size(st->dir, "index.db-wal");
+    out->dedup_ratio =
+        out->unique_bytes ? (double)out->logical_bytes / out->unique_bytes : 0;
     out->compression_ratio = payload ? (double)out->unique_bytes / payload : 0;
     out->encrypted = st->encrypted;
     return GOSR_OK;

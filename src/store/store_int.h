@@ -10,32 +10,32 @@
 
 #include <sqlite3.h>
 
-#define STORE_REC_MAGIC "GOSC"   /* pack record magic */
-#define STORE_REC_VERSION 1      /* pack record version */
-#define STORE_REC_HDR 88         /* pack record header bytes */
-#define STORE_FLAG_ENCRYPTED 1u  /* record flag: payload is AEAD ciphertext */
-#define STORE_AEAD_TAG 16        /* XChaCha20-Poly1305 tag bytes */
+#define STORE_REC_MAGIC "GOSC"  /* pack record magic */
+#define STORE_REC_VERSION 1     /* pack record version */
+#define STORE_REC_HDR 88        /* pack record header bytes */
+#define STORE_FLAG_ENCRYPTED 1u /* record flag: payload is AEAD ciphertext */
+#define STORE_AEAD_TAG 16       /* XChaCha20-Poly1305 tag bytes */
 #define STORE_MAX_OBJECT (256u << 20) /* largest manifest object */
 #define STORE_PACK_MAX_DEFAULT ((uint64_t)1 << 30)
-#define STORE_NFD 8              /* cached read descriptors of packs */
+#define STORE_NFD 8 /* cached read descriptors of packs */
 
 /* One pack record header, decoded (byte table in docs/store.md). */
 typedef struct store_rec {
-    uint8_t kind;       /* gosr_obj_kind */
-    uint8_t codec;      /* gosr_codec of the payload before encryption */
-    uint8_t flags;      /* STORE_FLAG_* */
-    uint32_t plain_len; /* plaintext bytes */
-    uint32_t stored_len;/* payload bytes after the header */
-    gosr_hash loc;      /* locator: id, or keyed hash of id when encrypted */
-    gosr_hash idm;      /* masked id when encrypted, else zero */
+    uint8_t kind;        /* gosr_obj_kind */
+    uint8_t codec;       /* gosr_codec of the payload before encryption */
+    uint8_t flags;       /* STORE_FLAG_* */
+    uint32_t plain_len;  /* plaintext bytes */
+    uint32_t stored_len; /* payload bytes after the header */
+    gosr_hash loc;       /* locator: id, or keyed hash of id when encrypted */
+    gosr_hash idm;       /* masked id when encrypted, else zero */
 } store_rec;
 
 /* One index row (table `objects`). */
 typedef struct store_row {
-    gosr_hash loc;       /* locator (primary key) */
-    store_rec rec;       /* the record header fields */
-    int64_t pack;        /* pack file id */
-    int64_t off;         /* byte offset of the record header in the pack */
+    gosr_hash loc; /* locator (primary key) */
+    store_rec rec; /* the record header fields */
+    int64_t pack;  /* pack file id */
+    int64_t off;   /* byte offset of the record header in the pack */
 } store_row;
 
 /* A cached read descriptor of one pack. */
@@ -47,27 +47,27 @@ typedef struct store_fd {
 /* The open store. One thread at a time (callers serialise); one writer
  * process per directory (exclusive flock on DIR/lock). */
 struct gosr_store {
-    char *dir;                 /* store directory (owned) */
-    gosr_store_config cfg;     /* config with defaults filled */
-    gosr_codec codec;          /* parsed cfg.codec */
-    int lock_fd;               /* DIR/lock, flocked */
-    sqlite3 *db;               /* the index */
-    sqlite3_stmt *q_get;       /* SELECT row by locator */
-    sqlite3_stmt *q_put;       /* INSERT row */
-    bool encrypted;            /* store-wide encryption (fixed at creation) */
-    uint8_t k_loc[32];         /* locator key (encrypted stores) */
-    uint8_t k_mask[32];        /* id-mask key (encrypted stores) */
-    uint8_t k_enc[32];         /* per-chunk key derivation key */
-    int txn_depth;             /* nesting of store__begin */
-    int64_t w_pack;            /* pack being appended to, 0 = none yet */
-    int w_fd;                  /* its write descriptor, -1 = closed */
-    uint64_t w_size;           /* bytes written to it (in this txn too) */
-    uint64_t w_committed;      /* its size as committed in the index */
-    bool w_dirty;              /* written since the last fsync */
-    bool w_new_file;           /* created in this txn (fsync the dir) */
-    store_fd fds[STORE_NFD];   /* read descriptor cache */
-    unsigned fd_next;          /* next cache slot to evict */
-    gosr_buf scratch;          /* compression / encryption scratch */
+    char *dir;               /* store directory (owned) */
+    gosr_store_config cfg;   /* config with defaults filled */
+    gosr_codec codec;        /* parsed cfg.codec */
+    int lock_fd;             /* DIR/lock, flocked */
+    sqlite3 *db;             /* the index */
+    sqlite3_stmt *q_get;     /* SELECT row by locator */
+    sqlite3_stmt *q_put;     /* INSERT row */
+    bool encrypted;          /* store-wide encryption (fixed at creation) */
+    uint8_t k_loc[32];       /* locator key (encrypted stores) */
+    uint8_t k_mask[32];      /* id-mask key (encrypted stores) */
+    uint8_t k_enc[32];       /* per-chunk key derivation key */
+    int txn_depth;           /* nesting of store__begin */
+    int64_t w_pack;          /* pack being appended to, 0 = none yet */
+    int w_fd;                /* its write descriptor, -1 = closed */
+    uint64_t w_size;         /* bytes written to it (in this txn too) */
+    uint64_t w_committed;    /* its size as committed in the index */
+    bool w_dirty;            /* written since the last fsync */
+    bool w_new_file;         /* created in this txn (fsync the dir) */
+    store_fd fds[STORE_NFD]; /* read descriptor cache */
+    unsigned fd_next;        /* next cache slot to evict */
+    gosr_buf scratch;        /* compression / encryption scratch */
 };
 
 /* ---- store.c ------------------------------------------------------------ */
@@ -93,14 +93,13 @@ void store__pack_close_all(gosr_store *st);
 int store__pack_recover(gosr_store *st, gosr_error *err);
 
 /* ---- object.c ----------------------------------------------------------- */
-void store__locator(const gosr_store *st, const gosr_hash *id,
-                    gosr_hash *loc);
+void store__locator(const gosr_store *st, const gosr_hash *id, gosr_hash *loc);
 int store__row_get(gosr_store *st, const gosr_hash *loc, store_row *row);
 int store__row_read(gosr_store *st, const store_row *row, gosr_hash *id,
                     gosr_buf *out, gosr_error *err);
-int store__put_hashed(gosr_store *st, gosr_obj_kind kind,
-                      const gosr_hash *id, const uint8_t *data, size_t len,
-                      bool *added, gosr_error *err);
+int store__put_hashed(gosr_store *st, gosr_obj_kind kind, const gosr_hash *id,
+                      const uint8_t *data, size_t len, bool *added,
+                      gosr_error *err);
 
 /* ---- manifest.c --------------------------------------------------------- */
 int store__file_decode(const uint8_t *p, size_t n, gosr_chunk_ref **chunks,

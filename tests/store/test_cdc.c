@@ -38,7 +38,7 @@ static size_t cut_all(const gosr_cdc_params *p, const uint8_t *d, size_t n,
 }
 
 #define PINNED_COUNT 522
-#define PINNED_HASH \
+#define PINNED_HASH                                                            \
     "9a4f895f7183f5dc672101baca7481d97466ebaa50831f7b2d7fb4bcc2a10c5a"
 
 GOSR_TEST(params_defaults)
@@ -60,11 +60,11 @@ GOSR_TEST(params_defaults)
 GOSR_TEST(params_invalid)
 {
     gosr_cdc_params bad[] = {
-        {.avg_size = 1000},                            /* not a power of 2 */
-        {.avg_size = 32},                              /* too small */
-        {.min_size = 5000, .avg_size = 4096},          /* min > avg */
-        {.avg_size = 4096, .max_size = 2048},          /* avg > max */
-        {.avg_size = 1u << 27},                        /* avg too large */
+        {.avg_size = 1000},                             /* not a power of 2 */
+        {.avg_size = 32},                               /* too small */
+        {.min_size = 5000, .avg_size = 4096},           /* min > avg */
+        {.avg_size = 4096, .max_size = 2048},           /* avg > max */
+        {.avg_size = 1u << 27},                         /* avg too large */
         {.avg_size = 1u << 20, .max_size = 128u << 20}, /* max too large */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -127,18 +127,35 @@ GOSR_TEST(resync_after_insert)
     memcpy(b, a, 1000);
     fill_random(b + 1000, 37, 5);
     memcpy(b + 1037, a + 1000, n - 1000);
-    size_t ka = cut_all(&p, a, n, la, cap), kb = cut_all(&p, b, n + 37, lb, cap);
+    size_t ka = cut_all(&p, a, n, la, cap),
+           kb = cut_all(&p, b, n + 37, lb, cap);
     /* Compare the cut positions expressed in the original's coordinates. */
     size_t same = 0, ia = 0, ib = 0, pa = 0, pb = 0;
     while (ia < ka && ib < kb) {
         size_t ea = pa + la[ia], eb = pb + lb[ib] - 37;
-        if (pb + lb[ib] < 1037) { pb += lb[ib++]; continue; }
-        if (ea == eb) { same++; pa = ea; pb += lb[ib]; ia++; ib++; }
-        else if (ea < eb) { pa = ea; ia++; }
-        else { pb += lb[ib]; ib++; }
+        if (pb + lb[ib] < 1037) {
+            pb += lb[ib++];
+            continue;
+        }
+        if (ea == eb) {
+            same++;
+            pa = ea;
+            pb += lb[ib];
+            ia++;
+            ib++;
+        } else if (ea < eb) {
+            pa = ea;
+            ia++;
+        } else {
+            pb += lb[ib];
+            ib++;
+        }
     }
     CHECK_UINT(same + 3, >=, ka);
-    free(a); free(b); free(la); free(lb);
+    free(a);
+    free(b);
+    free(la);
+    free(lb);
 }
 
 /* A streaming caller refilling to max_size gets the same cuts. */

@@ -26,7 +26,7 @@ static void fill_random(uint8_t *p, size_t n, uint64_t seed)
 
 static void fill_text(uint8_t *p, size_t n)
 {
-    static const char *words[] = {"gosr ", "chunk ", "store ", "merkle ",
+    static const char *words[] = {"gosr ",  "chunk ", "store ", "merkle ",
                                   "tick\n", "world ", "module "};
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -104,15 +104,21 @@ GOSR_TEST(levels)
     fill_text(in, sizeof in);
     gosr_buf out = {0};
     gosr_codec used;
-    CHECK_OK(gosr_codec_compress(GOSR_CODEC_ZSTD, 19, in, sizeof in, &out, &used));
-    CHECK_OK(gosr_codec_compress(GOSR_CODEC_ZSTD, -5, in, sizeof in, &out, &used));
-    CHECK_OK(gosr_codec_compress(GOSR_CODEC_BROTLI, 11, in, sizeof in, &out, &used));
-    CHECK_STATUS(gosr_codec_compress(GOSR_CODEC_ZSTD, 99, in, sizeof in, &out, &used),
-                 GOSR_EINVAL);
-    CHECK_STATUS(gosr_codec_compress(GOSR_CODEC_BROTLI, 12, in, sizeof in, &out, &used),
-                 GOSR_EINVAL);
-    CHECK_STATUS(gosr_codec_compress((gosr_codec)7, 0, in, sizeof in, &out, &used),
-                 GOSR_EINVAL);
+    CHECK_OK(
+        gosr_codec_compress(GOSR_CODEC_ZSTD, 19, in, sizeof in, &out, &used));
+    CHECK_OK(
+        gosr_codec_compress(GOSR_CODEC_ZSTD, -5, in, sizeof in, &out, &used));
+    CHECK_OK(
+        gosr_codec_compress(GOSR_CODEC_BROTLI, 11, in, sizeof in, &out, &used));
+    CHECK_STATUS(
+        gosr_codec_compress(GOSR_CODEC_ZSTD, 99, in, sizeof in, &out, &used),
+        GOSR_EINVAL);
+    CHECK_STATUS(
+        gosr_codec_compress(GOSR_CODEC_BROTLI, 12, in, sizeof in, &out, &used),
+        GOSR_EINVAL);
+    CHECK_STATUS(
+        gosr_codec_compress((gosr_codec)7, 0, in, sizeof in, &out, &used),
+        GOSR_EINVAL);
     gosr_buf_free(&out);
 }
 
@@ -139,13 +145,14 @@ GOSR_TEST(corrupt_streams)
     for (size_t ci = 1; ci < NCODECS; ci++) {
         gosr_buf z = {0};
         gosr_codec used;
-        REQUIRE(gosr_codec_compress(CODECS[ci], 0, text, n, &z, &used) == GOSR_OK);
+        REQUIRE(gosr_codec_compress(CODECS[ci], 0, text, n, &z, &used) ==
+                GOSR_OK);
         REQUIRE(used == CODECS[ci]);
-        expect_corrupt(used, z.data, z.len, n - 1, __LINE__);   /* too short */
-        expect_corrupt(used, z.data, z.len, n + 1, __LINE__);   /* too long */
-        expect_corrupt(used, z.data, z.len - 1, n, __LINE__);   /* truncated */
+        expect_corrupt(used, z.data, z.len, n - 1, __LINE__); /* too short */
+        expect_corrupt(used, z.data, z.len, n + 1, __LINE__); /* too long */
+        expect_corrupt(used, z.data, z.len - 1, n, __LINE__); /* truncated */
         expect_corrupt(used, z.data, z.len / 2, n, __LINE__);
-        expect_corrupt(used, z.data, 0, n, __LINE__);           /* empty */
+        expect_corrupt(used, z.data, 0, n, __LINE__); /* empty */
         gosr_buf tail = {0};
         REQUIRE(gosr_buf_append(&tail, z.data, z.len) == GOSR_OK);
         REQUIRE(gosr_buf_append(&tail, "junk", 4) == GOSR_OK);
@@ -197,8 +204,9 @@ GOSR_TEST(out_of_memory)
     gosr_buf out = {0};
     gosr_codec used;
     gosr_alloc_fail_after(1);
-    CHECK_STATUS(gosr_codec_compress(GOSR_CODEC_ZSTD, 0, in, sizeof in, &out, &used),
-                 GOSR_ENOMEM);
+    CHECK_STATUS(
+        gosr_codec_compress(GOSR_CODEC_ZSTD, 0, in, sizeof in, &out, &used),
+        GOSR_ENOMEM);
     gosr_alloc_fail_after(0);
     gosr_buf_free(&out);
 }

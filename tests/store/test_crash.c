@@ -3,8 +3,9 @@
  * deletes old refs and runs GC in a loop; the parent SIGKILLs it at a
  * random point (after 0..2 committed puts plus 0..3 ms), reopens the
  * store (recovery), and requires that fsck passes and that every ref the
- * child reported committed is still fully readable with the right bytes. 200 iterations over two stores (plain
- * zstd, and encrypted brotli). Design: docs/store.md ("Crash safety").
+ * child reported committed is still fully readable with the right bytes. 200
+ * iterations over two stores (plain zstd, and encrypted brotli). Design:
+ * docs/store.md ("Crash safety").
  */
 #include "harness.h"
 #include "gosr/store.h"
@@ -20,17 +21,17 @@
 #define MAX_FILES 4096
 #define KEEP_REFS 12 /* the child keeps at most this many refs */
 
-static const gosr_cdc_params CRASH_CDC = {.min_size = 64, .avg_size = 256,
-                                          .max_size = 1024};
+static const gosr_cdc_params CRASH_CDC = {
+    .min_size = 64, .avg_size = 256, .max_size = 1024};
 
 /* What the parent knows about one store. */
 typedef struct crash_store {
-    const char *name;       /* directory name under the test tmpdir */
-    gosr_store_config cfg;  /* how it is opened */
-    int next;               /* next file number the child should put */
+    const char *name;         /* directory name under the test tmpdir */
+    gosr_store_config cfg;    /* how it is opened */
+    int next;                 /* next file number the child should put */
     uint8_t state[MAX_FILES]; /* 0 unknown, 1 committed, 2 maybe deleted */
-    int verified;           /* refs verified after kills */
-    int kills_mid_write;    /* kills that landed after >= 1 commit */
+    int verified;             /* refs verified after kills */
+    int kills_mid_write;      /* kills that landed after >= 1 commit */
 } crash_store;
 
 /* File i's bytes: shared text (dedups across files) plus its own random
@@ -41,7 +42,8 @@ static size_t file_bytes(int i, uint8_t *p)
     uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + 1;
     for (size_t k = 0; k < n; k++) {
         if (k < n / 2) {
-            p[k] = (uint8_t)"the quick gosr store chunk "[(k + (size_t)i % 3) % 27];
+            p[k] = (uint8_t) "the quick gosr store chunk "[(k + (size_t)i % 3) %
+                                                           27];
         } else {
             x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
             p[k] = (uint8_t)((x * 0x2545F4914F6CDD1DULL) >> 56);
@@ -60,8 +62,8 @@ static void report(int fd, char op, int i)
 
 /* The child: puts, refs, deletes and GCs until killed. Reports 'P i'
  * after ref i is committed, 'd i' before deleting ref i and 'D i' after. */
-static void child_loop(const char *dir, const gosr_store_config *cfg,
-                       int first, int wfd)
+static void child_loop(const char *dir, const gosr_store_config *cfg, int first,
+                       int wfd)
 {
     gosr_store *st = NULL;
     gosr_error err;
@@ -219,15 +221,13 @@ static void crash_once(crash_store *cs, int iter, unsigned *seed)
 GOSR_TEST(sigkill_during_writes)
 {
     static crash_store stores[2];
-    stores[0] = (crash_store){.name = "plain",
-                              .cfg = {.cdc = CRASH_CDC}};
-    stores[1] = (crash_store){.name = "enc",
-                              .cfg = {.cdc = CRASH_CDC, .codec = "brotli",
-                                      .encrypt = true}};
+    stores[0] = (crash_store){.name = "plain", .cfg = {.cdc = CRASH_CDC}};
+    stores[1] = (crash_store){
+        .name = "enc",
+        .cfg = {.cdc = CRASH_CDC, .codec = "brotli", .encrypt = true}};
     unsigned seed = (unsigned)time(NULL);
     printf("crash seed %u\n", seed);
-    for (int iter = 0; iter < ITERATIONS && gosr_test_failures() == 0;
-         iter++)
+    for (int iter = 0; iter < ITERATIONS && gosr_test_failures() == 0; iter++)
         crash_once(&stores[iter % 2], iter, &seed);
     for (int s = 0; s < 2; s++)
         printf("%s: %d files put, %d kills after a commit, %d ref checks\n",

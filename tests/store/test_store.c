@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const gosr_cdc_params SMALL = {.min_size = 256, .avg_size = 1024,
-                                      .max_size = 4096};
+static const gosr_cdc_params SMALL = {
+    .min_size = 256, .avg_size = 1024, .max_size = 4096};
 
 static void fill_random(uint8_t *p, size_t n, uint64_t seed)
 {
@@ -92,8 +92,8 @@ GOSR_TEST(chunk_round_trip_and_dedup)
 /* Flips one byte of the only pack at `off` from its end. */
 static void corrupt_pack(const char *name, long from_end)
 {
-    char *p = gosr_asprintf("%s/%s/packs/00000001.pack", gosr_test_tmpdir(),
-                            name);
+    char *p =
+        gosr_asprintf("%s/%s/packs/00000001.pack", gosr_test_tmpdir(), name);
     int fd = open(p, O_RDWR);
     REQUIRE(fd >= 0);
     off_t end = lseek(fd, 0, SEEK_END);
@@ -215,7 +215,8 @@ GOSR_TEST(files_match_merkle_ids)
     REQUIRE(gosr_store_file_chunks(st, &fid, &c, &k, &err) == GOSR_OK);
     one = c[0];
     gosr_free(c);
-    CHECK_STATUS(gosr_store_get_file(st, &one.id, dst, 0644, &err), GOSR_EINVAL);
+    CHECK_STATUS(gosr_store_get_file(st, &one.id, dst, 0644, &err),
+                 GOSR_EINVAL);
     CHECK_STR(err.reason, "object_wrong_kind");
     gosr_free(back);
     gosr_free(src);
@@ -230,8 +231,8 @@ static void build_tree(const char *root)
     char *d = gosr_asprintf("%s/sub/deeper", root);
     REQUIRE(gosr_mkdir_p(d, 0755) == GOSR_OK);
     gosr_free(d);
-    static const char *names[] = {"a.txt", "sub/b.bin", "sub/deeper/c",
-                                  "empty", "run.sh"};
+    static const char *names[] = {"a.txt", "sub/b.bin", "sub/deeper/c", "empty",
+                                  "run.sh"};
     for (int i = 0; i < 5; i++) {
         char *p = gosr_asprintf("%s/%s", root, names[i]);
         size_t n = i == 3 ? 0 : 1000 + 7000 * (size_t)i;
@@ -313,15 +314,15 @@ GOSR_TEST(malformed_manifests_rejected)
     uint8_t tree[12 + 8 + 2 + 5 + 44] = "gosr-tree-v1\x01";
     tree[20] = 5;
     memcpy(tree + 22, "../ab", 5);
-    CHECK_STATUS(gosr_store_put_object(st, GOSR_OBJ_TREE, tree, sizeof tree,
-                                       &id, &err),
-                 GOSR_EFORMAT);
+    CHECK_STATUS(
+        gosr_store_put_object(st, GOSR_OBJ_TREE, tree, sizeof tree, &id, &err),
+        GOSR_EFORMAT);
     CHECK_STR(err.reason, "tree_node_bad_path");
     memcpy(tree + 22, "ok/ab", 5);
     tree[27] = 0xa4; /* mode 0644 */
     tree[28] = 0x01;
-    CHECK_OK(gosr_store_put_object(st, GOSR_OBJ_TREE, tree, sizeof tree, &id,
-                                   &err));
+    CHECK_OK(
+        gosr_store_put_object(st, GOSR_OBJ_TREE, tree, sizeof tree, &id, &err));
     gosr_store_close(st);
 }
 
@@ -378,7 +379,7 @@ GOSR_TEST(convergent_encryption)
     REQUIRE(st);
     uint8_t data[20000];
     for (size_t i = 0; i < sizeof data; i++)
-        data[i] = (uint8_t)"PLAINTEXT-MARKER-"[i % 17];
+        data[i] = (uint8_t) "PLAINTEXT-MARKER-"[i % 17];
     gosr_hash f1, f2;
     gosr_error err;
     CHECK_OK(gosr_store_put_buffer(st, data, sizeof data, &f1, &err));
@@ -397,9 +398,11 @@ GOSR_TEST(convergent_encryption)
      * from the objects table. */
     char hex[65];
     gosr_hash_hex(&f1, hex);
-    CHECK_EQ(gosr_test_system("sqlite3 '%s/index.db' \"SELECT count(*) FROM "
-                              "objects WHERE hex(loc)=upper('%s')\" | grep -qx 0",
-                              dir, hex), 0);
+    CHECK_EQ(
+        gosr_test_system("sqlite3 '%s/index.db' \"SELECT count(*) FROM "
+                         "objects WHERE hex(loc)=upper('%s')\" | grep -qx 0",
+                         dir, hex),
+        0);
     /* Reopened without asking for encryption: still encrypted. */
     gosr_store_config plain = {.cdc = SMALL};
     st = open_store("e", &plain);
@@ -570,8 +573,8 @@ GOSR_TEST(writer_lock)
 
 /* ---- fault injection ---------------------------------------------------- */
 
-static int g_fail_countdown;   /* calls until the fault, <0 = never */
-static int g_fail_errno;       /* errno of the injected fault */
+static int g_fail_countdown; /* calls until the fault, <0 = never */
+static int g_fail_errno;     /* errno of the injected fault */
 
 static ssize_t faulty_pwrite(int fd, const void *p, size_t n, off_t off)
 {
@@ -641,8 +644,8 @@ static void fault_sweep(bool on_fsync, int eno, int want_status)
             break;
         failures++;
         CHECK_STATUS(rc, want_status);
-        CHECK_STR(err.reason, on_fsync ? "pack_sync_failed"
-                                       : "pack_write_failed");
+        CHECK_STR(err.reason,
+                  on_fsync ? "pack_sync_failed" : "pack_write_failed");
         check_all_old(st, &fa, &before);
     }
     g_fail_countdown = -1;
