@@ -144,9 +144,7 @@ static int job_prepare(void *arg, gosr_error *err)
     if (atomic_load(&n->swap_busy))
         return gosr_error_set(err, GOSR_EBUSY, "swap_in_progress",
                               "another swap is loading or on probation");
-    int rc = kernel__registry_get(n, j->id, j->version, &j->v, err);
-    if (rc != GOSR_OK)
-        return rc;
+    int rc;
     kslot *s = kernel__slot_find(n, j->id);
     if (s && strcmp(s->ver->version, j->version) == 0)
         return gosr_error_set(err, GOSR_EEXIST, "already_active",
@@ -256,7 +254,11 @@ int kernel__activate(gosr_node *n, const char *id, const char *version,
 {
     act_job j = {.n = n, .id = id, .version = version,
                  .actor = actor ? actor : "operator", .action = action};
-    int rc = kernel__exec(n, job_prepare, &j, err);
+    /* registry lookup on the caller's thread: a publish holding the store
+     * lock must never stall the tick thread */
+    int rc = kernel__registry_get(n, id, version, &j.v, err);
+    if (rc == GOSR_OK)
+        rc = kernel__exec(n, job_prepare, &j, err);
     if (rc != GOSR_OK)
         goto out_release;
     rc = load_new(&j, err);

@@ -113,7 +113,6 @@ has "$T/out" "ledger intact: 5 rows"
 expect 0 "$GOSR" ledger --verify --data "$D" --json
 has "$T/out" '"intact":true'
 "$GOSR" status --data "$D" --json >"$T/st"
-has "$T/st" '"missed":0'
 has "$T/st" '"safe_mode":false'
 
 # ---- bad requests: 4xx, nothing changes ----------------------------------
