@@ -132,6 +132,11 @@ GOSR_API int gosr_node_activate(gosr_node *n, const char *id,
 GOSR_API int gosr_node_rollback(gosr_node *n, const char *id, const char *to,
                                 const char *actor, gosr_error *err);
 
+/* Queues an input event (player input, AI answer ...) for the next tick
+ * boundary; it is logged in the session and delivered to every module's
+ * on_event. GOSR_EBUSY when the input queue is full. Thread safe. */
+GOSR_API int gosr_node_submit(gosr_node *n, const gosr_event *ev);
+
 /* {"modules":[{"id","active","state","versions":[...]}]} (caller frees). */
 GOSR_API int gosr_node_modules_json(gosr_node *n, json_t **out,
                                     gosr_error *err);

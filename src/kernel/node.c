@@ -359,6 +359,11 @@ int gosr_node_rollback(gosr_node *n, const char *id, const char *to,
     return kernel__rollback(n, id, to, actor, err);
 }
 
+int gosr_node_submit(gosr_node *n, const gosr_event *ev)
+{
+    return gosr_tick_submit(n->tick, ev);
+}
+
 /* Tick thread job: copies the slot view into a JSON object. */
 typedef struct mod_job {
     gosr_node *n;  /* node */

@@ -139,6 +139,18 @@ if command -v curl >/dev/null; then
   has "$T/metrics" "gosr_swaps_total 3"
   has "$T/metrics" "gosr_rollbacks_total 1"
   has "$T/metrics" "gosr_faults_total 1"
+  auth="Authorization: Bearer $(tr -d '\n' <"$D/admin.token")"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    -d '{"version": 5}' "$url/v1/modules/mover/activate")
+  [ "$code" = 400 ] && ok || bad "numeric version: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    -d '{not json' "$url/v1/modules/mover/activate")
+  [ "$code" = 400 ] && ok || bad "bad JSON: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -X GET "$url/v1/modules")
+  [ "$code" = 401 ] && ok || bad "no token: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    "$url/v1/modules")
+  [ "${code:0:1}" = 4 ] && ok || bad "empty upload: HTTP $code"
 fi
 
 # ---- SIGTERM: clean stop, same active version after restart --------------

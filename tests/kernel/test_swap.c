@@ -397,3 +397,32 @@ GOSR_TEST(session_with_lua_modules_replays)
     gosr_free(log);
     gosr_free(dir);
 }
+
+GOSR_TEST(hello_example_runs_with_events)
+{
+    kfix f;
+    kfix_keys(&f);
+    char *dir = gosr_asprintf("%s/node", gosr_test_tmpdir());
+    char src[512];
+    snprintf(src, sizeof src, "%s/examples/hello", GOSR_SOURCE_DIR);
+    char *b = kfix_pack(&f, src, "hello");
+    gosr_node *n = open_node(&f, dir);
+    REQUIRE(n);
+    gosr_error err = {0};
+    CHECK_OK(gosr_node_publish(n, b, true, "t", NULL, &err));
+    gosr_event ev = {0};
+    CHECK_OK(gosr_event_set_name(&ev, "game:player_joined:v1:completed",
+                                 &err));
+    CHECK_OK(gosr_event_set_meta(&ev, "user_id", "ada", &err));
+    /* events enter through the tick loop's input queue */
+    CHECK_OK(gosr_node_submit(n, &ev));
+    gosr_event_clear(&ev);
+    CHECK_OK(gosr_node_step(n, 3, &err));
+    gosr_node_counters c;
+    gosr_node_get_counters(n, &c);
+    CHECK_EQ(c.faults, 0);
+    CHECK_EQ(c.ticks, 3);
+    gosr_node_close(n);
+    gosr_free(b);
+    gosr_free(dir);
+}
