@@ -45,12 +45,10 @@ static int h_log(gosr_sandbox_hcall *c, void *ud)
     const char *s;
     size_t len;
     int rc = gosr_sandbox_arg_str(c, 1, 1024, &s, &len);
+    (void)ud;
     if (rc != GOSR_OK)
         return rc;
-    gosr_sandbox *sb = gosr_sandbox_hcall_owner(c);
-    (void)sb;
     gosr_log(GOSR_LOG_INFO, "module", "%.*s", (int)len, s);
-    (void)ud;
     return GOSR_OK;
 }
 
