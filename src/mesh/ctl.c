@@ -301,7 +301,12 @@ void mesh__on_ctl(mesh_link *l, const mesh_msg *m)
     json_t *j = json_loadb((const char *)m->data, m->data_len, 0, NULL);
     const char *op = json_string_value(json_object_get(j, "op"));
     json_t *resp = NULL;
-    if (!op)
+    if (l->ip[0] != 127) /* publish/fetch name local paths: loopback only */
+        resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "ctl_not_local",
+                         "detail",
+                         "control requests are accepted from "
+                         "127.0.0.0/8 only");
+    else if (!op)
         resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "bad_request",
                          "detail", "request must be a JSON object with op");
     else if (strcmp(op, "status") == 0)

@@ -24,7 +24,10 @@
 #define MESH_JSON_MAX (256u << 10)         /* largest control JSON */
 #define MESH_MSG_MAX (MESH_PIECE_MAX + 64) /* largest plaintext message */
 #define MESH_FRAME_MAX (MESH_MSG_MAX + MESH_TAG_LEN) /* largest frame body */
-#define MESH_PEERS_MAX 256 /* entries in one PEERS message */
+#define MESH_HAVES_MAX 4096   /* roots remembered per peer link */
+#define MESH_ROOTS_MAX 65536  /* roots a node tracks (held or seen) */
+#define MESH_MEMBERS_MAX 1024 /* known nodes */
+#define MESH_PEERS_MAX 256    /* entries in one PEERS message */
 
 /* Roles announced in HELLO. */
 enum { MESH_ROLE_NODE = 0, MESH_ROLE_CLIENT = 1 };

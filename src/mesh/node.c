@@ -80,6 +80,8 @@ mesh_member *mesh__member_add(gosr_mesh_node *n, const gosr_hash *id,
             return m;
         }
     }
+    if (n->nmembers >= MESH_MEMBERS_MAX)
+        return NULL; /* bounded: records and PEERS are unauthenticated */
     if (n->nmembers == n->capmembers) {
         size_t cap = n->capmembers ? n->capmembers * 2 : 16;
         mesh_member *p = gosr_realloc(n->members, cap * sizeof *p);
@@ -354,6 +356,8 @@ static void on_have(mesh_link *l, const mesh_msg *m)
             l->haves[i].proof_hard = false;
             return;
         }
+    if (l->nhave >= MESH_HAVES_MAX)
+        return; /* a peer cannot grow our memory without bound */
     if (l->nhave == l->caphave) {
         size_t cap = l->caphave ? l->caphave * 2 : 8;
         mesh_have *p = gosr_realloc(l->haves, cap * sizeof *p);
@@ -364,7 +368,8 @@ static void on_have(mesh_link *l, const mesh_msg *m)
     }
     l->haves[l->nhave++] = (mesh_have){.root = m->id};
     /* Track the root so replica counts know its RF. */
-    mesh_root *r = mesh__root(l->node, &m->id);
+    mesh_root *r =
+        l->node->nroots < MESH_ROOTS_MAX ? mesh__root(l->node, &m->id) : NULL;
     if (r && !r->held && r->rf == 0)
         r->rf = m->rf;
 }
