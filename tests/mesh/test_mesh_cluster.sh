@@ -52,7 +52,7 @@ declare -A PID ID
 start_node() {
   local i=$1; shift
   GOSR_LOG=info "$GOSR" mesh node --data "$T/n$i" --listen "$(addr "$i")" \
-    --bootstrap "$(addr 1),$(addr 2),$(addr 3),$(addr 7)" --proof-ms 1500 --repair-ms 500 --dead-ms 5000 "$@" \
+    --bootstrap "$(addr 1),$(addr 2),$(addr 3),$(addr 7)" --proof-ms 800 --repair-ms 500 --dead-ms 5000 "$@" \
     > "$T/n$i.out" 2> "$T/n$i.err" &
   PID[$i]=$!
   PIDS+=("$!")
