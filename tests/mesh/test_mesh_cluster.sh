@@ -46,13 +46,16 @@ for _ in range(200):
 EOF
 )
 addr() { echo "127.0.0.1:$((BASE + $1))"; }
+# every node's DHT port: a node started late must reach whoever is alive
+BOOT=$(for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s,' "$(addr $i)"; done)
+BOOT=${BOOT%,}
 declare -A PID ID
 
 # start_node I [extra args...]: node I with data dir n I, bootstrapped to 1.
 start_node() {
   local i=$1; shift
   GOSR_LOG=info "$GOSR" mesh node --data "$T/n$i" --listen "$(addr "$i")" \
-    --bootstrap "$(addr 1),$(addr 2),$(addr 3),$(addr 7)" --proof-ms 800 --repair-ms 500 --dead-ms 5000 "$@" \
+    --bootstrap "$BOOT" --proof-ms 800 --repair-ms 500 --dead-ms 5000 "$@" \
     > "$T/n$i.out" 2> "$T/n$i.err" &
   PID[$i]=$!
   PIDS+=("$!")
