@@ -27,7 +27,7 @@ extern "C" {
 
 /* X(NAME, value, "message"): the one table of status codes. 0 is success,
  * every error is negative. Names are stable and appear in --json output as
- * lower-case strings (GOSR_ECORRUPT -> "corrupt"). */
+ * the table's names (GOSR_ECORRUPT -> "ECORRUPT"). */
 #define GOSR_STATUS_MAP(X)                                                     \
     X(OK, 0, "success")                                                        \
     X(EINVAL, -1, "invalid argument")                                          \
@@ -64,7 +64,7 @@ typedef enum gosr_status {
 
 /* Human message for a status ("out of memory"); never NULL. */
 GOSR_API const char *gosr_strerror(int status);
-/* Stable lower-case name for a status ("nomem", "corrupt"); never NULL. */
+/* Stable name of a status ("ENOMEM", "ECORRUPT"; "OK" for 0); never NULL. */
 GOSR_API const char *gosr_status_name(int status);
 /* Maps an errno value to the closest status (ENOSPC -> GOSR_ENOSPC ...). */
 GOSR_API gosr_status gosr_status_from_errno(int err);

@@ -22,7 +22,6 @@ const char *gosr_strerror(int status)
 
 const char *gosr_status_name(int status)
 {
-    /* Names drop the leading E and are lower-case: EINVAL -> "inval". */
     switch (status) {
 #define GOSR__NAME(name, value, msg)                                           \
     case value:                                                                \
