@@ -13,6 +13,8 @@ PACKAGES=(
   libcurl4-openssl-dev libmicrohttpd-dev
   # reference tools used by tests and benches
   b3sum casync sqlite3 oathtool procps
+  # mesh: OpenDHT C API, the reference DHT client, network namespaces
+  libopendht-c-dev dhtnode iproute2
 )
 
 missing=()

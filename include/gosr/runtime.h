@@ -286,6 +286,23 @@ GOSR_API int gosr_world_each(gosr_world *w, gosr_world_visit_fn fn, void *ud);
  * clock values are excluded. */
 GOSR_API void gosr_world_hash(const gosr_world *w, gosr_hash *out);
 
+/* The live slot at `index` (borrowed until the next mutation) and its id,
+ * or NULL when the slot is free or out of range: bulk iteration without a
+ * callback (the kernel's world.query). */
+GOSR_API const gosr_entity_slot *gosr_world_slot_peek(const gosr_world *w,
+                                                      uint32_t index,
+                                                      gosr_entity *id);
+
+/* A copy of the world's entities and kv entries (not the tick counter),
+ * for rolling back a failed module swap. */
+typedef struct gosr_world_snap gosr_world_snap;
+/* Copies the used slots out; caller frees with gosr_world_snap_free. */
+GOSR_API int gosr_world_snapshot(const gosr_world *w, gosr_world_snap **out);
+/* Inside a batch: puts entities and kv back exactly as in the snapshot
+ * (same ids, generations and world hash apart from the tick). */
+GOSR_API int gosr_world_restore(gosr_world *w, const gosr_world_snap *s);
+GOSR_API void gosr_world_snap_free(gosr_world_snap *s);
+
 /* ==== event envelopes ===================================================== */
 
 #define GOSR_EVENT_NAME_MAX 127           /* bytes of a full name */

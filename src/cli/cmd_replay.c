@@ -2,10 +2,12 @@
  * cmd_replay.c — `gosr replay LOG`: re-runs a recorded session with the
  * same systems and checks the world hash after every tick. Exit 0 when
  * every tick matches, 3 on divergence (with the first diverging tick), 1
- * when the log cannot be read.
- * Design: docs/runtime.md ("Replay").
+ * when the log cannot be read. With --data DIR, a node's session (Lua
+ * modules, systems "kernel.v1") is replayed with the bundles in DIR's
+ * store. Design: docs/runtime.md ("Replay"), docs/kernel.md ("Replay").
  */
 #include "cli/cli.h"
+#include "gosr/kernel.h"
 #include "gosr/runtime.h"
 
 #include <stdio.h>
@@ -47,14 +49,17 @@ static int cmd_replay(int argc, char **argv)
     const char *pos[1];
     bool json = false;
     int npos;
-    cli_opt opts[] = {{"json", NULL, &json}, {NULL, NULL, NULL}};
+    const char *data = NULL;
+    cli_opt opts[] = {
+        {"json", NULL, &json}, {"data", &data, NULL}, {NULL, NULL, NULL}};
     if (cli_parse(argc, argv, opts, pos, 1, &npos) != CLI_EXIT_OK)
         return CLI_EXIT_USAGE;
     if (npos != 1)
         return cli_usage_error("a session LOG is required");
     gosr_replay_result r;
     gosr_error err = {0};
-    int rc = gosr_replay_file(pos[0], NULL, &r, &err);
+    int rc = data ? gosr_node_replay(data, pos[0], &r, &err)
+                  : gosr_replay_file(pos[0], NULL, &r, &err);
     if (rc != GOSR_OK)
         return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
     print_result(pos[0], &r, json);
@@ -63,4 +68,4 @@ static int cmd_replay(int argc, char **argv)
 
 GOSR_CLI_COMMAND(replay, "replay", cmd_replay,
                  "re-run a session log and check the world hash every tick",
-                 "gosr replay LOG [--json]")
+                 "gosr replay LOG [--data NODE_DIR] [--json]")

@@ -642,3 +642,87 @@ void gosr_world_hash(const gosr_world *w, gosr_hash *out)
     gosr_blake3_update(&h, w->kv, (size_t)w->kv_high * sizeof *w->kv);
     gosr_blake3_finalize(&h, out->b, 32);
 }
+
+/* ---- snapshots (kernel hot-swap rollback) -------------------------------- */
+
+/* A copy of the entity and kv slots in use plus the allocator counters, so
+ * a restore puts the world back exactly (docs/kernel.md, "Swap"). The tick
+ * counter is not part of it: time never runs backwards. */
+struct gosr_world_snap {
+    uint32_t count, free_hint, high;             /* entity counters */
+    uint32_t kv_count, kv_high, kv_free_hint;    /* kv counters */
+    gosr_entity_slot *slots;                     /* copy of [0, high) */
+    gosr_kv_slot *kv;                            /* copy of [0, kv_high) */
+};
+
+int gosr_world_snapshot(const gosr_world *w, gosr_world_snap **out)
+{
+    gosr_world_snap *s = gosr_calloc(1, sizeof *s);
+    if (!s)
+        return GOSR_ENOMEM;
+    s->count = w->count;
+    s->free_hint = w->free_hint;
+    s->high = w->high;
+    s->kv_count = w->kv_count;
+    s->kv_high = w->kv_high;
+    s->kv_free_hint = w->kv_free_hint;
+    s->slots = gosr_malloc((size_t)(s->high ? s->high : 1) * sizeof *s->slots);
+    s->kv = gosr_malloc((size_t)(s->kv_high ? s->kv_high : 1) * sizeof *s->kv);
+    if (!s->slots || !s->kv) {
+        gosr_world_snap_free(s);
+        return GOSR_ENOMEM;
+    }
+    memcpy(s->slots, w->slots, (size_t)s->high * sizeof *s->slots);
+    memcpy(s->kv, w->kv, (size_t)s->kv_high * sizeof *s->kv);
+    *out = s;
+    return GOSR_OK;
+}
+
+int gosr_world_restore(gosr_world *w, const gosr_world_snap *s)
+{
+    if (!w->in_batch)
+        return GOSR_ESTATE;
+    int rc = touch(w, w->r_ent);
+    if (rc == GOSR_OK)
+        rc = touch(w, w->r_kv);
+    if (rc != GOSR_OK)
+        return rc;
+    uint32_t hi = w->high > s->high ? w->high : s->high;
+    memset(w->slots + s->high, 0, (size_t)(hi - s->high) * sizeof *w->slots);
+    memcpy(w->slots, s->slots, (size_t)s->high * sizeof *w->slots);
+    /* Slots past the snapshot's high mark were never used before it, so
+     * zeroing them is exact (generation 0 = never used). */
+    uint32_t khi = w->kv_high > s->kv_high ? w->kv_high : s->kv_high;
+    memset(w->kv + s->kv_high, 0, (size_t)(khi - s->kv_high) * sizeof *w->kv);
+    memcpy(w->kv, s->kv, (size_t)s->kv_high * sizeof *w->kv);
+    w->count = s->count;
+    w->free_hint = s->free_hint;
+    w->high = s->high;
+    w->kv_count = s->kv_count;
+    w->kv_high = s->kv_high;
+    w->kv_free_hint = s->kv_free_hint;
+    kv_reindex(w);
+    return GOSR_OK;
+}
+
+void gosr_world_snap_free(gosr_world_snap *s)
+{
+    if (!s)
+        return;
+    gosr_free(s->slots);
+    gosr_free(s->kv);
+    gosr_free(s);
+}
+
+const gosr_entity_slot *gosr_world_slot_peek(const gosr_world *w,
+                                             uint32_t index, gosr_entity *id)
+{
+    if (index >= w->high)
+        return NULL;
+    const gosr_entity_slot *s = &w->slots[index];
+    if (!(s->mask & GOSR_C_ALIVE))
+        return NULL;
+    if (id)
+        *id = make_id(index, s->generation);
+    return s;
+}

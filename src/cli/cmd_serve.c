@@ -1,0 +1,146 @@
+/*
+ * cmd_serve.c — `gosr serve`: runs a node on a data directory (store,
+ * registry, ledger, world, tick thread, admin HTTP API on 127.0.0.1) until
+ * SIGTERM or SIGINT, which finish the current tick, flush the ledger and
+ * remove DIR/admin.json. Signals are blocked before any thread starts and
+ * taken with sigwait on the main thread. Design: docs/kernel.md ("Node",
+ * "CLI").
+ */
+#include "cli/cli.h"
+#include "gosr/crypto.h"
+#include "gosr/kernel.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SERVE_USAGE                                                            \
+    "gosr serve --data DIR --trust ROOT.pub [--admin 127.0.0.1:PORT] "         \
+    "[--config FILE] [--rate HZ] [--quarantine N] [--session LOG] [--json]"
+
+/* Values of a --config JSON file ({"rate_hz", "quarantine_ticks",
+ * "capacity", "kv_capacity", "seed", "granted_caps", "revocations",
+ * "admin", "mode": "deterministic"|"production", "fuel"}). */
+static int load_config(const char *path, gosr_node_config *c, json_t **keep,
+                       bool json)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    gosr_error err = {0};
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        gosr_error_set(&err, GOSR_EFORMAT, "config_invalid", "%s:%d: %s",
+                       path, je.line, o ? "not an object" : je.text);
+        return cli_report_error(json, &err, GOSR_EFORMAT, CLI_EXIT_USAGE);
+    }
+    json_t *v;
+    if ((v = json_object_get(o, "rate_hz")))
+        c->rate_hz = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "quarantine_ticks")))
+        c->quarantine_ticks = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "capacity")))
+        c->capacity = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "kv_capacity")))
+        c->kv_capacity = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "seed")))
+        c->seed = (uint64_t)json_integer_value(v);
+    if ((v = json_object_get(o, "hash_ticks")))
+        c->hash_ticks = json_is_true(v);
+    if ((v = json_object_get(o, "fuel")))
+        c->fuel = (uint64_t)json_integer_value(v);
+    if ((v = json_object_get(o, "granted_caps")))
+        c->granted_caps = json_string_value(v);
+    if ((v = json_object_get(o, "revocations")))
+        c->revocations = json_string_value(v);
+    if ((v = json_object_get(o, "admin")) && !c->admin_listen)
+        c->admin_listen = json_string_value(v);
+    if ((v = json_object_get(o, "mode")) && json_is_string(v))
+        c->mode = strcmp(json_string_value(v), "production") == 0
+                      ? GOSR_SANDBOX_PRODUCTION
+                      : GOSR_SANDBOX_DETERMINISTIC;
+    *keep = o;
+    return CLI_EXIT_OK;
+}
+
+static int parse_u32(const char *s, const char *what, uint32_t *out)
+{
+    uint64_t v;
+    if (!s)
+        return CLI_EXIT_OK;
+    if (cli_parse_u64(s, &v) != GOSR_OK || v == 0 || v > 100000)
+        return cli_usage_error("bad %s '%s'", what, s);
+    *out = (uint32_t)v;
+    return CLI_EXIT_OK;
+}
+
+static int run_node(gosr_node_config *c, bool json)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
+    gosr_node *n = NULL;
+    gosr_error err = {0};
+    int rc = gosr_node_open(c, &n, &err);
+    if (rc == GOSR_OK)
+        rc = gosr_node_start(n, &err);
+    if (rc != GOSR_OK) {
+        gosr_node_close(n);
+        return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
+    }
+    if (json)
+        cli_print_json(json_pack("{s:b, s:i, s:s}", "ok", 1, "port",
+                                 (int)gosr_node_admin_port(n), "data",
+                                 c->data_dir));
+    else
+        printf("gosr node serving %s on http://127.0.0.1:%u\n", c->data_dir,
+               (unsigned)gosr_node_admin_port(n));
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    gosr_node_stop(n);
+    gosr_node_close(n);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    const char *data = NULL, *trust = NULL, *admin = NULL, *config = NULL,
+               *rate = NULL, *quar = NULL, *session = NULL;
+    bool json = false;
+    const char *pos[1];
+    int npos;
+    cli_opt opts[] = {{"data", &data, NULL},       {"trust", &trust, NULL},
+                      {"admin", &admin, NULL},     {"config", &config, NULL},
+                      {"rate", &rate, NULL},       {"quarantine", &quar, NULL},
+                      {"session", &session, NULL}, {"json", NULL, &json},
+                      {0}};
+    if (cli_parse(argc, argv, opts, pos, 0, &npos) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    if (!data || !trust)
+        return cli_usage_error("--data and --trust are required");
+    uint8_t pk[32];
+    gosr_error err = {0};
+    int rc = gosr_pubkey_load(trust, pk, &err);
+    if (rc != GOSR_OK)
+        return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
+    gosr_node_config c = {.data_dir = data,
+                          .trust_pk = pk,
+                          .admin_listen = admin,
+                          .session_log = session,
+                          .hash_ticks = true};
+    json_t *keep = NULL;
+    if (config && (rc = load_config(config, &c, &keep, json)) != CLI_EXIT_OK)
+        return rc;
+    if ((rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
+        (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
+            CLI_EXIT_OK)
+        rc = run_node(&c, json);
+    json_decref(keep);
+    return rc;
+}
+
+GOSR_CLI_COMMAND(serve, "serve", cmd_serve,
+                 "run a node: store, registry, kernel and admin API",
+                 SERVE_USAGE)

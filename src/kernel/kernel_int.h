@@ -1,0 +1,172 @@
+/*
+ * kernel_int.h — private to src/kernel/: the node structure, module
+ * versions and slots, and the cross-file kernel__ functions (registry,
+ * host API, module loading, swap, admin routes). Design: docs/kernel.md.
+ */
+#ifndef GOSR_KERNEL_INT_H
+#define GOSR_KERNEL_INT_H
+
+#include "gosr/admin.h"
+#include "gosr/crypto.h"
+#include "gosr/kernel.h"
+#include "gosr/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#define KID_MAX 64  /* bytes of a module id (+ NUL) */
+#define KVER_MAX 64 /* bytes of a version text (+ NUL) */
+#define KRING 1024  /* recent tick durations kept (power of two) */
+
+/* A published module version as recorded in the registry (all owned). */
+typedef struct kver {
+    char id[KID_MAX];           /* module id */
+    char version[KVER_MAX];     /* semver text */
+    char root[65];              /* store tree root, hex */
+    char *engine_compat;        /* range text or NULL */
+    char *entry;                /* entry script path inside the tree */
+    char *caps;                 /* declared capabilities, comma-separated */
+    char **dep_ids;             /* dependency ids */
+    char **dep_ranges;          /* matching ranges */
+    size_t ndeps;               /* entries in dep_ids/dep_ranges */
+} kver;
+
+/* One active module on the tick thread (tick thread owns every field). */
+typedef struct kslot {
+    kver *ver;                  /* running version (owned) */
+    gosr_sandbox *sb;           /* its sandbox (owned) */
+    bool probation;             /* within the first N ticks after a swap */
+    uint32_t healthy;           /* healthy ticks since the switch */
+    uint32_t quarantine;        /* healthy ticks needed to retire */
+    kver *old_ver;              /* quarantined version (owned) or NULL */
+    gosr_sandbox *old_sb;       /* quarantined sandbox (owned) or NULL */
+    gosr_world_snap *snap;      /* world before the first new tick */
+    bool faulted;               /* a fault happened in the last tick */
+    gosr_sandbox_fault fault;   /* copy of that fault record */
+    bool dead;                  /* killed outside probation: not run */
+    gosr_admin_series *script_ns; /* script time histogram series */
+} kslot;
+
+struct gosr_node {
+    gosr_node_config cfg;       /* copy; strings below are owned copies */
+    char *dir;                  /* data directory */
+    char *granted;              /* capability policy */
+    uint8_t trust_pk[32];       /* trust root */
+    gosr_revocations *revoked;  /* revocation list or NULL */
+    pthread_mutex_t db_mu;      /* guards store and registry handles */
+    gosr_store *store;          /* content store (db_mu) */
+    sqlite3 *reg;               /* registry database (db_mu) */
+    gosr_ledger *ledger;        /* activation ledger (ledger_mu) */
+    pthread_mutex_t ledger_mu;  /* guards ledger */
+    gosr_world *world;          /* the world (tick thread) */
+    gosr_tick *tick;            /* the tick loop (tick thread) */
+    gosr_session *session;      /* session log or NULL */
+    gosr_sandbox_host *host;    /* host API registry (immutable) */
+    kslot *slots;               /* active modules, sorted by id */
+    size_t nslots;              /* entries in slots */
+    gosr_sandbox *cur_sb;       /* sandbox allowed to touch the world now */
+    kslot *cur_slot;            /* its slot */
+    uint32_t spawns;            /* spawns by cur_slot this tick */
+    atomic_bool swap_busy;      /* a swap is being prepared or on probation */
+    gosr_admin_queue *queue;    /* HTTP threads -> tick thread */
+    gosr_admin_server *admin;   /* HTTP server or NULL */
+    pthread_t thread;           /* tick thread */
+    bool started;               /* thread running */
+    bool via_queue;             /* once started, state changes go through
+                                   the queue for good (closed at stop) */
+    atomic_bool stop;           /* ask the tick thread to end */
+    gosr_node_counters ctr;     /* counters (tick thread writes) */
+    uint64_t ring_ns[KRING];    /* recent tick durations (ctr_mu) */
+    uint64_t ring_at;           /* ticks recorded into ring_ns (ctr_mu) */
+    bool replay;                /* replaying a session: no ledger, no
+                                   arena file; switches come from the
+                                   logged kernel events */
+    bool pending_after;         /* replay: after-tick work of the previous
+                                   tick still to do */
+    pthread_mutex_t ctr_mu;     /* guards ctr and status snapshots */
+    uint64_t emitted;           /* events emitted by modules */
+    gosr_hash last_hash;        /* world hash after the last tick */
+    uint64_t world_tick;        /* last committed tick (ctr_mu) */
+    uint32_t world_count;       /* live entities (ctr_mu) */
+    gosr_admin_metrics *metrics;        /* registry (owned or admin's) */
+    bool own_metrics;                   /* we destroy metrics */
+    gosr_admin_series *m_tick;          /* tick-time histogram */
+    gosr_admin_series *m_swaps, *m_rollbacks, *m_faults, *m_retires;
+    gosr_admin_metric *m_script;        /* per-module script time family */
+};
+
+/* registry.c */
+int kernel__registry_open(gosr_node *n, gosr_error *err);
+void kernel__registry_close(gosr_node *n);
+/* Stores a verified bundle; *out (caller frees with kernel__kver_free)
+ * describes it. */
+int kernel__registry_publish(gosr_node *n, const char *path, kver **out,
+                             gosr_error *err);
+/* Loads a published version; GOSR_ENOENT (version_unknown). */
+int kernel__registry_get(gosr_node *n, const char *id, const char *version,
+                         kver **out, gosr_error *err);
+/* Appends {"id","versions":[...]} entries for every published module. */
+int kernel__registry_list(gosr_node *n, json_t *modules, gosr_error *err);
+/* The entry script source of a version (caller frees buf). */
+int kernel__registry_source(gosr_node *n, const kver *v, gosr_buf *out,
+                            gosr_error *err);
+void kernel__kver_free(kver *v);
+
+/* host.c */
+int kernel__host_create(gosr_node *n, gosr_error *err);
+
+/* module.c */
+/* Loads `v` into a fresh sandbox: chunk, init(ctx) and, when old_state is
+ * not NULL, migrate(old_state) or a schema-compatible carry-over. Runs on
+ * any thread (the sandbox cannot touch the world there). */
+int kernel__module_load(gosr_node *n, const kver *v, const gosr_sbv *old_state,
+                        const gosr_sbv *old_schema, gosr_sandbox **out,
+                        gosr_error *err);
+/* State hand-over into a loaded sandbox: migrate(old_state) if defined,
+ * else carry-over when STATE_SCHEMA equals old_schema. */
+int kernel__module_migrate(gosr_sandbox *sb, const kver *v,
+                           const gosr_sbv *old_state,
+                           const gosr_sbv *old_schema, gosr_error *err);
+/* The tick system running every slot's on_event and tick. */
+int kernel__system(void *ud, gosr_world *w, uint64_t tick,
+                   const gosr_event *events, size_t nevents);
+kslot *kernel__slot_find(gosr_node *n, const char *id);
+int kernel__slot_add(gosr_node *n, kver *v, gosr_sandbox *sb, kslot **out);
+void kernel__slot_remove(gosr_node *n, kslot *s);
+void kernel__slot_clear(kslot *s);
+/* Whole-set dependency check with `cand` replacing its id's version. */
+int kernel__deps_with(gosr_node *n, const kver *cand, gosr_error *err);
+
+/* swap.c */
+int kernel__activate(gosr_node *n, const char *id, const char *version,
+                     const char *actor, const char *action, gosr_error *err);
+int kernel__rollback(gosr_node *n, const char *id, const char *to,
+                     const char *actor, gosr_error *err);
+/* After every tick: probation bookkeeping, automatic rollback, retire. */
+void kernel__after_tick(gosr_node *n);
+/* Runs fn(arg) on the tick thread (queue) or directly when not started. */
+int kernel__exec(gosr_node *n, gosr_admin_job_fn fn, void *arg,
+                 gosr_error *err);
+/* The active versions recorded by the ledger: calls fn per module. */
+int kernel__ledger_active(gosr_node *n, json_t **map, gosr_error *err);
+int kernel__ledger_append(gosr_node *n, const char *actor,
+                          const char *action, const char *id,
+                          const char *version, const char *reason,
+                          json_t *evidence, gosr_error *err);
+
+/* Logs a kernel event (switch or operator rollback) as an input of the
+ * next tick, so a replay performs it at the same point. */
+void kernel__log_switch(gosr_node *n, const char *action, const char *id,
+                        const char *version);
+/* Replay: performs a logged kernel event inside the tick's batch. */
+int kernel__replay_event(gosr_node *n, const gosr_event *ev);
+/* Switch back to the quarantined version, world restored (tick thread). */
+void kernel__roll_back_slot(gosr_node *n, kslot *s, const char *actor,
+                            const char *why);
+
+/* api.c */
+int kernel__api_register(gosr_node *n, gosr_error *err);
+int kernel__metrics_init(gosr_node *n, gosr_error *err);
+
+#endif /* GOSR_KERNEL_INT_H */
