@@ -4,7 +4,7 @@
 -- potions, upkeep), player-to-player trades, and the KPIs written every
 -- 30 ticks as kv entries on the bank entity (z layer 9) where the demo
 -- and any reader of the world arena find them.
-STATE_SCHEMA = 2
+STATE_SCHEMA = 1
 VERSION = "1.1.0"
 
 local ONE = 65536
