@@ -23,6 +23,19 @@ function init(ctx)
             loots = 0, potions = 0, bank = nil, dirty = {} }
 end
 
+-- The active patch's economy_tuning (docs/patch.md) scales a price by the
+-- item's multiplier for this owner's rollout cohort; without a patch layer
+-- (or no patch active) the module's own prices apply.
+local function tuned(item, owner)
+  local p = state.price[item]
+  if patch and patch.get then
+    local eco = patch.get("economy_tuning", owner)
+    local m = eco and eco.multipliers and eco.multipliers[ITEMS[item]]
+    if type(m) == "number" then p = math.floor(p * m) end
+  end
+  return p
+end
+
 function claim(user, id)
   if state.bind[user] then return state.bind[user] == id end
   if state.owner[id] then return false end
@@ -62,7 +75,7 @@ end
 local function sell(u, a, m, item, qty)
   local ac = state.acct[u]
   if item > 3 or qty < 1 or ac.inv[item] < qty or not near_kind(a, m, 4) then return end
-  local gross = state.price[item] * qty
+  local gross = tuned(item, a) * qty
   local tax = gross * TAX_PERMILLE // 1000
   ac.inv[item] = ac.inv[item] - qty
   ac.gold = ac.gold + gross - tax
@@ -75,7 +88,7 @@ end
 
 local function buy(u, a, m, item, qty)
   local ac = state.acct[u]
-  local cost = state.price[4] * qty
+  local cost = tuned(4, a) * qty
   if item ~= 4 or qty < 1 or ac.gold < cost or not near_kind(a, m, 4) then return end
   ac.gold = ac.gold - cost
   ac.inv[4] = ac.inv[4] + qty
@@ -157,6 +170,9 @@ local function kpis()
 end
 
 function tick(ctx)
+  if kpi and kpi.report then
+    kpi.report("economy", (state.price[1] + state.price[2] + state.price[3]) // 3)
+  end
   if not state.bank then state.bank = world.spawn(0, 0, 9 * ONE, 0, 0, 0, 1) end
   flush_accounts()
   if ctx.tick % 30 == 0 then

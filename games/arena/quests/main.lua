@@ -46,6 +46,7 @@ local function accept(u, a, giver)
   local t = (state.offered + giver) % #TEMPLATES + 1
   state.q[u] = { t = t, have = 0 }
   state.accepted = state.accepted + 1
+  if kpi and kpi.report then kpi.report("quest_started", 1) end
 end
 
 local function turnin(u, a, giver)
@@ -59,6 +60,7 @@ local function turnin(u, a, giver)
   state.q[u] = nil
   state.completed = state.completed + 1
   state.rewarded = state.rewarded + t.reward
+  if kpi and kpi.report then kpi.report("quest_completed", 1) end
 end
 
 local function progress(u, a, target, z)
@@ -97,6 +99,7 @@ local function explore(u, q)
   state.completed = state.completed + 1
   state.rewarded = state.rewarded + t.reward
   state.dirty[u] = true
+  if kpi and kpi.report then kpi.report("quest_completed", 1) end
 end
 
 function tick(ctx)
