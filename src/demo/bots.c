@@ -398,7 +398,9 @@ static bool market_step(gosr_demo_bots *b, gosr_node *n, bot *bt,
         send(b, n, bt, A_TRADE, p);
         return true;
     }
-    if (goods < 6 && !(sv->me->hp < 50 && sv->inv[3] == 0 && sv->gold > 15))
+    bool potion = sv->inv[3] == 0 && sv->gold > 30 &&
+                  (sv->me->hp < 70 || bt->role == 1);
+    if (goods < 6 && !potion)
         return false;
     const seen *m = nearest(b, me, GOSR_ARENA_Z_MERCHANT, -1);
     if (!m)
