@@ -191,5 +191,21 @@ kill -TERM $PID
 wait $PID
 PID=
 
+# ---- --config ------------------------------------------------------------
+printf '{"rate_hz": 50, "quarantine_ticks": 7, "admin": "127.0.0.1:0"}' \
+  >"$T/node.json"
+"$GOSR" serve --data "$D" --trust "$T/root/key.pub" --config "$T/node.json" \
+  >"$T/serve.out" 2>"$T/serve.err" &
+PID=$!
+wait_status rate_hz 50
+expect 0 "$GOSR" modules --data "$D"
+has "$T/out" "mover  active"
+kill -TERM $PID
+wait $PID
+PID=
+printf '{"rate_hz": ' >"$T/broken.json"
+expect 2 "$GOSR" serve --data "$D" --trust "$T/root/key.pub" \
+  --config "$T/broken.json"
+
 echo "test_node_cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
