@@ -228,12 +228,13 @@ static void apply_defaults(demo_run *d, const gosr_demo_config *cfg)
         d->cfg.seed = 1;
 }
 
-/* The steps that need the patch pipeline (docs/demo.md, "Not run"). */
+/* The AI patch, and the steps that need the patch pipeline (docs/demo.md,
+ * "Steps"). */
 static void pipeline_steps(demo_run *d)
 {
     const char *why = "the patch pipeline (issue 5) is not in this build: "
                       "no canary, staged rollout or kill switch to drive";
-    demo__not_run(d, "ai_patch", why);
+    demo__ai_patch(d);
     demo__not_run(d, "canary_and_staged_rollout", why);
     demo__not_run(d, "kill_switch", why);
     json_object_set_new(d->facts, "patch_state", json_string("not_run"));

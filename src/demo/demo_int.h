@@ -44,6 +44,9 @@ void demo__sample_ticks(demo_run *d);
 /* play.c: KPIs now, stored as d->kpis[phase]. */
 void demo__kpis(demo_run *d, const char *phase);
 
+/* aipatch.c: the AI core writes, the demo packs and verifies a patch. */
+void demo__ai_patch(demo_run *d);
+
 /* report.c: script time per module from the node's /metrics endpoint. */
 int demo__script_times(demo_run *d, gosr_error *err);
 /* report.c: ledger rows into d->ledger. */

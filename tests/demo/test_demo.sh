@@ -55,10 +55,12 @@ need(r["bots"]["in_world"] == 200 and r["bots"]["inputs_sent"] > 1000, "200 bots
 steps = {s["name"]: s["result"] for s in r["steps"]}
 need(all(steps[s] == "ok" for s in ("keys", "node", "publish_v1", "hot_swap", "rollback")), "steps ok")
 if f["patch_state"] == "not_run":
-    need(steps["ai_patch"] == "not_run" and f["killswitch_refused"] is None, "not_run is explicit")
+    need(steps["canary_and_staged_rollout"] == "not_run" and steps["kill_switch"] == "not_run"
+         and f["killswitch_refused"] is None, "not_run is explicit")
 else:
     need(f["patch_state"] == "active", "patch reached active")
     need(f["killswitch_refused"] is True, "kill switch refused a new patch")
+need(steps["ai_patch"] == "ok" and f["ai_patch_id"].startswith("arena.economy-patch-"), "AI patch written")
 PY
 
 # usage errors and a directory that is not ours

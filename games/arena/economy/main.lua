@@ -9,7 +9,7 @@ VERSION = "1.0.0"
 
 local ONE = 65536
 RANGE = 2 * ONE
-ITEMS = { "ore", "herb", "wood", "potion" }
+ITEMS = { "iron-ore", "herb", "wood", "potion" }  -- names in economy_tuning
 BASE_PRICE = { 8000, 5000, 4000, 12000 }  -- milli-gold
 TAX_PERMILLE = 50                          -- sales tax (sink)
 SUPPLY_DROP_PERMILLE = 10                  -- price drop per unit sold
