@@ -182,7 +182,8 @@ static int open_node(demo_run *d, gosr_error *err)
     gosr_node_config nc = {
         .data_dir = d->node_dir, .trust_pk = d->root.pk,
         .admin_listen = "127.0.0.1:0", .rate_hz = 30, .quarantine_ticks = 30,
-        .capacity = 16384, .kv_capacity = 16384, .seed = d->cfg.seed,
+        .capacity = 4096 + 2 * d->cfg.bots,
+        .kv_capacity = 4096 + 6 * d->cfg.bots, .seed = d->cfg.seed,
         .hash_ticks = true};
     int rc = gosr_node_open(&nc, &d->node, err);
     if (rc == GOSR_OK)

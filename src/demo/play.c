@@ -249,6 +249,9 @@ static void do_swap(demo_run *d)
     if (rc == GOSR_OK)
         rc = gosr_node_activate(d->node, "arena.economy", "1.1.0",
                                 "operator:demo", &err);
+    gosr_node_counters cs;
+    gosr_node_get_counters(d->node, &cs); /* activate returns after the
+                                             switch between two ticks */
     gosr_free(src);
     gosr_free(dst);
     if (rc != GOSR_OK) {
@@ -268,9 +271,13 @@ static void do_swap(demo_run *d)
     gosr_node_active_version(d->node, "arena.economy", ver, sizeof ver);
     json_object_set_new(d->facts, "swap_active_version", json_string(ver));
     json_object_set_new(d->facts, "swap_missed_ticks",
-                        json_integer((json_int_t)(c1.missed - c0.missed)));
+                        json_integer((json_int_t)(cs.missed - c0.missed)));
     json_object_set_new(d->facts, "swap_late_ticks",
-                        json_integer((json_int_t)(c1.late - c0.late)));
+                        json_integer((json_int_t)(cs.late - c0.late)));
+    json_object_set_new(d->facts, "probation_missed_ticks",
+                        json_integer((json_int_t)(c1.missed - cs.missed)));
+    json_object_set_new(d->facts, "probation_late_ticks",
+                        json_integer((json_int_t)(c1.late - cs.late)));
     json_object_set_new(d->facts, "swap_commit_ms",
                         json_real((double)c1.last_swap_commit_ns / 1e6));
     json_object_set_new(d->facts, "swap_retired", json_boolean(!quar));
@@ -278,10 +285,11 @@ static void do_swap(demo_run *d)
                         json_boolean(c1.rollbacks != c0.rollbacks));
     demo__step(d, "hot_swap", strcmp(ver, "1.1.0") == 0 && !quar,
                "arena.economy now %s (state %s); switch %.3f ms on the tick "
-               "thread, %" PRIu64 " late and %" PRIu64 " missed ticks from "
-               "activate to retire", ver, st,
-               (double)c1.last_swap_commit_ns / 1e6, c1.late - c0.late,
-               c1.missed - c0.missed);
+               "thread; %" PRIu64 " late / %" PRIu64 " missed ticks during "
+               "load+switch, %" PRIu64 " / %" PRIu64 " during probation",
+               ver, st, (double)c1.last_swap_commit_ns / 1e6,
+               cs.late - c0.late, cs.missed - c0.missed, c1.late - cs.late,
+               c1.missed - cs.missed);
 }
 
 /* Operator rollback of arena.economy to the version active before. */
