@@ -276,9 +276,8 @@ int gosr_store_open(const char *dir, const gosr_store_config *cfg,
     }
     st->lock_fd = st->w_fd = -1;
     int rc = apply_config(st, cfg, err);
-    /* libsodium picks its implementations once; the AEAD and the random
-     * secret need it (safe to call repeatedly and from several threads). */
-    if (rc == GOSR_OK && sodium_init() < 0)
+    /* The AEAD and the random convergence secret need libsodium. */
+    if (rc == GOSR_OK && gosr_crypto_init() != GOSR_OK)
         rc = gosr_error_set(err, GOSR_EINTERNAL, "sodium_init", "libsodium");
     if (rc == GOSR_OK && !st->cfg.read_only &&
         (rc = gosr_mkdir_p(dir, 0755)) != GOSR_OK)
