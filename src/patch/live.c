@@ -286,8 +286,16 @@ int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
                       (strcmp(state, "superseded") && strcmp(state, "active"))))
         rc = gosr_error_set(err, GOSR_ESTATE, "rollout_target_not_known_good",
                             "rollback target is not a known-good patch");
-    if (rc == GOSR_OK && target[0])
-        rc = patch__load(m, target, &tp, err);
+    if (rc == GOSR_OK && target[0]) { /* usually loaded already */
+        pthread_mutex_lock(&m->live_mu);
+        if (m->prev && !strcmp(m->prev->id, target)) {
+            tp = m->prev;
+            m->prev = NULL;
+        }
+        pthread_mutex_unlock(&m->live_mu);
+        if (!tp)
+            rc = patch__load(m, target, &tp, err);
+    }
     uint64_t t0 = gosr_time_mono_ns();
     if (rc == GOSR_OK) /* the one pointer update */
         rc = patch__pointer_set(m, target, "", 100, err);
