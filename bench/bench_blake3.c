@@ -26,7 +26,7 @@ extern char **environ;
 #define BIG (256u << 20)
 #define TRIALS 15        /* timed runs per figure; the best is kept */
 #define TRIAL_NS 20000000 /* each run repeats the hash for at least 20 ms */
-#define FILE_TRIALS 5     /* runs per command in the file comparison */
+#define FILE_TRIALS 7     /* runs per command in the file comparison */
 
 typedef void (*hash_fn)(const uint8_t *p, size_t n, uint8_t out[32]);
 
@@ -128,17 +128,23 @@ static uint64_t run_timed(char *const argv[], const char *out_path)
     return gosr_time_mono_ns() - start;
 }
 
-static uint64_t best_of(char *const argv[], int runs)
+/* Best wall time of each of two commands over `runs` alternating runs
+ * (alternating, so a change of machine load hits both alike). False if
+ * either failed. */
+static bool best_of_pair(char *const a[], char *const b[], int runs,
+                         uint64_t *best_a, uint64_t *best_b)
 {
-    uint64_t best = 0;
+    *best_a = *best_b = 0;
     for (int i = 0; i < runs; i++) {
-        uint64_t ns = run_timed(argv, NULL);
-        if (ns == 0)
-            return 0;
-        if (best == 0 || ns < best)
-            best = ns;
+        uint64_t ta = run_timed(a, NULL), tb = run_timed(b, NULL);
+        if (ta == 0 || tb == 0)
+            return false;
+        if (*best_a == 0 || ta < *best_a)
+            *best_a = ta;
+        if (*best_b == 0 || tb < *best_b)
+            *best_b = tb;
     }
-    return best;
+    return true;
 }
 
 static bool same_first_field(const char *a_path, const char *b_path)
@@ -172,11 +178,12 @@ static void file_compare(const uint8_t *buf)
     run_timed(gosr_argv, "/tmp/gosr-bench-out-a"); /* warms the page cache */
     run_timed(b3_argv, "/tmp/gosr-bench-out-b");
     bool same = same_first_field("/tmp/gosr-bench-out-a", "/tmp/gosr-bench-out-b");
-    uint64_t g = best_of(gosr_argv, FILE_TRIALS);
-    uint64_t b = best_of(b3_argv, FILE_TRIALS);
-    printf("\nfile of 256 MiB (page cache warm), best of %d, wall time:\n",
+    uint64_t g = 0, b = 0;
+    bool ran = best_of_pair(gosr_argv, b3_argv, FILE_TRIALS, &g, &b);
+    printf("\nfile of 256 MiB (page cache warm), best of %d alternating runs, "
+           "wall time:\n",
            FILE_TRIALS);
-    if (g && b) {
+    if (ran) {
         printf("  gosr hash --threads 1     %8.1f ms  %6.0f MB/s\n", g / 1e6,
                BIG / (g / 1e9) / 1e6);
         printf("  b3sum --num-threads 1     %8.1f ms  %6.0f MB/s\n", b / 1e6,

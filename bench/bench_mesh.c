@@ -68,9 +68,9 @@ static void start_node(int i)
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl(GOSR_CLI_PATH, "gosr", "mesh", "node", "--data", data,
-              "--listen", g_addr[i], "--bootstrap", boot, "--repair-ms",
-              "300", "--proof-ms", "5000", (char *)NULL);
+        execl(GOSR_CLI_PATH, "gosr", "mesh", "node", "--data", data, "--listen",
+              g_addr[i], "--bootstrap", boot, "--repair-ms", "300",
+              "--proof-ms", "5000", (char *)NULL);
         _exit(127);
     }
     g_pid[i] = p;
@@ -186,7 +186,8 @@ static void lookups(const char *root)
     qsort(ms, (size_t)n, sizeof ms[0], cmp_d);
     if (n > 0)
         printf("provider lookup (DHT get, %d ok of 50): p50 %.2f ms, "
-               "p99 %.2f ms\n", n, ms[n / 2], ms[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]);
+               "p99 %.2f ms\n",
+               n, ms[n / 2], ms[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]);
 }
 
 static int holder_to_kill(const char *root)
@@ -212,14 +213,15 @@ static void run(size_t mib)
     double t0 = now_s();
     json_t *j = ctl(1, "{\"op\":\"publish\",\"path\":\"%s\",\"rf\":3}", v1);
     char root[65];
-    snprintf(root, sizeof root, "%s", json_string_value(json_object_get(j, "id")));
-    printf("publish %zu MiB on node 1 (chunk+store): %.2f s, %ld chunks\n",
-           mib, now_s() - t0, jint(j, "chunks"));
+    snprintf(root, sizeof root, "%s",
+             json_string_value(json_object_get(j, "id")));
+    printf("publish %zu MiB on node 1 (chunk+store): %.2f s, %ld chunks\n", mib,
+           now_s() - t0, jint(j, "chunks"));
     json_decref(j);
     double rf = wait_rf(1, root, 3, 1800);
     printf("time to RF=3: %.2f s; replication throughput %.1f MB/s "
-           "(2 copies x %zu MiB)\n", rf,
-           rf > 0 ? 2.0 * (double)mib * 1048576 / 1e6 / rf : 0, mib);
+           "(2 copies x %zu MiB)\n",
+           rf, rf > 0 ? 2.0 * (double)mib * 1048576 / 1e6 / rf : 0, mib);
     lookups(root);
     int victim = holder_to_kill(root);
     kill(g_pid[victim], SIGKILL);
@@ -229,7 +231,8 @@ static void run(size_t mib)
     printf("heal after killing node %d (a holder): back at RF=3 in %.2f s\n",
            victim, heal);
     int mover = 0;
-    json_t *h = json_object_get(j = ctl(1, "{\"op\":\"replicas\",\"id\":\"%s\"}", root), "holders");
+    json_t *h = json_object_get(
+        j = ctl(1, "{\"op\":\"replicas\",\"id\":\"%s\"}", root), "holders");
     for (size_t k = 0; k < json_array_size(h); k++)
         for (int i = 2; i <= NODES; i++)
             if (!strcmp(json_string_value(json_array_get(h, k)), g_id[i]))
@@ -237,14 +240,16 @@ static void run(size_t mib)
     json_decref(j);
     j = ctl(1, "{\"op\":\"publish\",\"path\":\"%s\",\"rf\":1}", v2);
     char root2[65];
-    snprintf(root2, sizeof root2, "%s", json_string_value(json_object_get(j, "id")));
+    snprintf(root2, sizeof root2, "%s",
+             json_string_value(json_object_get(j, "id")));
     long full = jint(j, "bytes");
     json_decref(j);
     j = ctl(mover, "{\"op\":\"fetch\",\"id\":\"%s\"}", root2);
     long moved = jint(j, "bytes_transferred");
-    printf("v1 -> v2 on node %d: %ld bytes transferred of %ld (%.2f %%), %.2f s\n",
-           mover, moved, full, full > 0 ? 100.0 * (double)moved / (double)full : 0,
-           json_real_value(json_object_get(j, "seconds")));
+    printf(
+        "v1 -> v2 on node %d: %ld bytes transferred of %ld (%.2f %%), %.2f s\n",
+        mover, moved, full, full > 0 ? 100.0 * (double)moved / (double)full : 0,
+        json_real_value(json_object_get(j, "seconds")));
     json_decref(j);
 }
 
@@ -259,7 +264,8 @@ int main(int argc, char **argv)
     if (system(cmd) != 0)
         return 1;
     printf("bench_mesh: %d node processes on 127.0.0.1:%d.., module %zu MiB, "
-           "%ld CPUs online\n", NODES, g_base + 1, mib, sysconf(_SC_NPROCESSORS_ONLN));
+           "%ld CPUs online\n",
+           NODES, g_base + 1, mib, sysconf(_SC_NPROCESSORS_ONLN));
     for (int i = 1; i <= NODES; i++)
         start_node(i);
     for (int t = 0; t < 300; t++) {

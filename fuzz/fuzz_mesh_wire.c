@@ -97,9 +97,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     switch (data[0] % 3) {
-    case 0: one_message(data + 1, size - 1); break;
-    case 1: one_hello(data + 1, size - 1); break;
-    default: stream(data + 1, size - 1); break;
+    case 0:
+        one_message(data + 1, size - 1);
+        break;
+    case 1:
+        one_hello(data + 1, size - 1);
+        break;
+    default:
+        stream(data + 1, size - 1);
+        break;
     }
     return 0;
 }

@@ -26,10 +26,11 @@ extern "C" {
 /* Test-only fault flags (documented in docs/mesh.md, "Fault injection").
  * Never set them on a real node. */
 #define GOSR_MESH_FAULT_CORRUPT 0x1u /* flip a byte of every chunk served */
-#define GOSR_MESH_FAULT_DROP 0x2u    /* silently "lose" the first chunk of
-                                        every root replicated to this node:
-                                        GET and proofs fail for it, HAVE is
-                                        still announced */
+#define GOSR_MESH_FAULT_DROP                                                   \
+    0x2u /* silently "lose" the first chunk of                                 \
+            every root replicated to this node:                                \
+            GET and proofs fail for it, HAVE is                                \
+            still announced */
 
 /* Storage tier of a node: hot nodes serve bandwidth, cold nodes capacity. */
 typedef enum gosr_mesh_tier {
@@ -39,25 +40,25 @@ typedef enum gosr_mesh_tier {
 
 /* Node configuration; zero fields take the defaults shown. */
 typedef struct gosr_mesh_config {
-    const char *data_dir;  /* required: DIR/key (identity), DIR/store,
-                              DIR/pledges, DIR/credits.json */
-    const char *listen;    /* required: "127.0.0.1:PORT" (TCP, IPv4) */
-    const char *bootstrap; /* DHT peers "HOST:PORT,..." (may be NULL) */
-    uint16_t dht_port;     /* UDP port of the DHT runner (0 = TCP port) */
-    gosr_mesh_tier tier;   /* storage tier (default cold) */
-    unsigned rf;           /* default replication factor (0 = 3) */
-    unsigned heartbeat_ms; /* PING interval (0 = 500) */
-    unsigned dead_ms;      /* silence before a peer is dead (0 = 10000);
-                              a killed peer is seen at once (EOF) */
-    unsigned repair_ms;    /* repair loop interval (0 = 1000) */
-    unsigned proof_ms;     /* storage proof round interval (0 = 10000) */
+    const char *data_dir;      /* required: DIR/key (identity), DIR/store,
+                                  DIR/pledges, DIR/credits.json */
+    const char *listen;        /* required: "127.0.0.1:PORT" (TCP, IPv4) */
+    const char *bootstrap;     /* DHT peers "HOST:PORT,..." (may be NULL) */
+    uint16_t dht_port;         /* UDP port of the DHT runner (0 = TCP port) */
+    gosr_mesh_tier tier;       /* storage tier (default cold) */
+    unsigned rf;               /* default replication factor (0 = 3) */
+    unsigned heartbeat_ms;     /* PING interval (0 = 500) */
+    unsigned dead_ms;          /* silence before a peer is dead (0 = 10000);
+                                  a killed peer is seen at once (EOF) */
+    unsigned repair_ms;        /* repair loop interval (0 = 1000) */
+    unsigned proof_ms;         /* storage proof round interval (0 = 10000) */
     unsigned piece_timeout_ms; /* a 1 MiB piece must arrive within this,
                                   i.e. the minimum rate (0 = 10000) */
-    unsigned ban_after;    /* bad chunks before a peer is banned (0 = 3) */
-    unsigned hot_threshold;/* root requests per minute that make it hot
-                              (RF + 1, hot tier first) (0 = 16) */
-    unsigned announce_ms;  /* DHT re-announce interval (0 = 20000) */
-    unsigned faults;       /* GOSR_MESH_FAULT_* (tests only) */
+    unsigned ban_after;        /* bad chunks before a peer is banned (0 = 3) */
+    unsigned hot_threshold;    /* root requests per minute that make it hot
+                                  (RF + 1, hot tier first) (0 = 16) */
+    unsigned announce_ms;      /* DHT re-announce interval (0 = 20000) */
+    unsigned faults;           /* GOSR_MESH_FAULT_* (tests only) */
 } gosr_mesh_config;
 
 /* A running mesh node (opaque). */

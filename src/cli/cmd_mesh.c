@@ -16,7 +16,8 @@
     "gosr mesh SUBCOMMAND ...\n"                                               \
     "  node --data DIR --listen IP:PORT [--bootstrap HOST:PORT,...]\n"         \
     "       [--dht-port N] [--tier hot|cold] [--rf N] [--heartbeat-ms N]\n"    \
-    "       [--dead-ms N] [--repair-ms N] [--proof-ms N] [--hot-threshold N]\n" \
+    "       [--dead-ms N] [--repair-ms N] [--proof-ms N] [--hot-threshold "    \
+    "N]\n"                                                                     \
     "       [--fault corrupt|drop]   (test-only faults, docs/mesh.md)\n"       \
     "  status|peers|credits --node IP:PORT\n"                                  \
     "  replicas ID --node IP:PORT     live holders of a root\n"                \
@@ -38,14 +39,22 @@ typedef struct mesh_opts {
 static int parse(int argc, char **argv, mesh_opts *o)
 {
     const cli_opt opts[] = {
-        {"data", &o->data, NULL},         {"listen", &o->listen, NULL},
-        {"bootstrap", &o->bootstrap, NULL}, {"dht-port", &o->dht_port, NULL},
-        {"tier", &o->tier, NULL},         {"rf", &o->rf, NULL},
-        {"heartbeat-ms", &o->hb, NULL},   {"dead-ms", &o->dead, NULL},
-        {"repair-ms", &o->repair, NULL},  {"proof-ms", &o->proof, NULL},
-        {"hot-threshold", &o->hot, NULL}, {"fault", &o->fault, NULL},
-        {"node", &o->node, NULL},         {"out", &o->out, NULL},
-        {"timeout", &o->timeout, NULL},   {"json", NULL, &o->json},
+        {"data", &o->data, NULL},
+        {"listen", &o->listen, NULL},
+        {"bootstrap", &o->bootstrap, NULL},
+        {"dht-port", &o->dht_port, NULL},
+        {"tier", &o->tier, NULL},
+        {"rf", &o->rf, NULL},
+        {"heartbeat-ms", &o->hb, NULL},
+        {"dead-ms", &o->dead, NULL},
+        {"repair-ms", &o->repair, NULL},
+        {"proof-ms", &o->proof, NULL},
+        {"hot-threshold", &o->hot, NULL},
+        {"fault", &o->fault, NULL},
+        {"node", &o->node, NULL},
+        {"out", &o->out, NULL},
+        {"timeout", &o->timeout, NULL},
+        {"json", NULL, &o->json},
         {NULL, NULL, NULL},
     };
     return cli_parse(argc, argv, opts, o->pos, 3, &o->npos);
@@ -62,7 +71,8 @@ static int num(const char *s, unsigned max, unsigned *out)
     return GOSR_OK;
 }
 
-/* ---- node ---------------------------------------------------------------------- */
+/* ---- node
+ * ---------------------------------------------------------------------- */
 
 static gosr_mesh_node *g_node; /* for the signal handler */
 
@@ -128,7 +138,8 @@ static int run_node(const mesh_opts *o)
     return CLI_EXIT_OK;
 }
 
-/* ---- control requests ------------------------------------------------------------ */
+/* ---- control requests
+ * ------------------------------------------------------------ */
 
 static int call(const mesh_opts *o, json_t *req, unsigned timeout_ms)
 {

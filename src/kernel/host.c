@@ -45,12 +45,10 @@ static int h_log(gosr_sandbox_hcall *c, void *ud)
     const char *s;
     size_t len;
     int rc = gosr_sandbox_arg_str(c, 1, 1024, &s, &len);
+    (void)ud;
     if (rc != GOSR_OK)
         return rc;
-    gosr_sandbox *sb = gosr_sandbox_hcall_owner(c);
-    (void)sb;
     gosr_log(GOSR_LOG_INFO, "module", "%.*s", (int)len, s);
-    (void)ud;
     return GOSR_OK;
 }
 
@@ -139,6 +137,79 @@ static int h_query(gosr_sandbox_hcall *c, void *ud)
     if (rc == GOSR_OK)
         rc = gosr_sandbox_ret_int(c, i < cap ? (int64_t)i : 0);
     return rc;
+}
+
+static void put_le64(uint8_t *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)((uint64_t)v >> (8 * i));
+}
+
+static int64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return (int64_t)v;
+}
+
+/* world.query_packed(cursor, max) -> bytes, next cursor: as world.query,
+ * but each entity is 56 bytes (7 little-endian int64: id,x,y,z,vx,vy,vz)
+ * for string.unpack("<i8i8i8i8i8i8i8"), with no table to build. */
+static int h_query_packed(gosr_sandbox_hcall *c, void *ud)
+{
+    gosr_node *n = ud;
+    int64_t cur, max;
+    int rc = world_ok(c, n);
+    rc = rc ? rc : gosr_sandbox_arg_int(c, 1, 0, UINT32_MAX, &cur);
+    rc = rc ? rc : gosr_sandbox_arg_int(c, 2, 1, QUERY_MAX, &max);
+    if (rc != GOSR_OK)
+        return rc;
+    uint32_t cap = gosr_world_get_config(n->world)->capacity;
+    uint8_t *buf = gosr_malloc((size_t)max * 56), *p = buf;
+    if (!buf)
+        return GOSR_ENOMEM;
+    uint32_t i = (uint32_t)cur;
+    for (int64_t got = 0; i < cap && got < max; i++) {
+        gosr_entity e;
+        const gosr_entity_slot *s = gosr_world_slot_peek(n->world, i, &e);
+        if (!s)
+            continue;
+        int64_t v[7] = {(int64_t)e.id, s->pos.x, s->pos.y, s->pos.z,
+                        s->vel.x,      s->vel.y, s->vel.z};
+        for (int j = 0; j < 7; j++, p += 8)
+            put_le64(p, v[j]);
+        got++;
+    }
+    rc = gosr_sandbox_ret_str(c, (const char *)buf, (size_t)(p - buf));
+    gosr_free(buf);
+    return rc ? rc : gosr_sandbox_ret_int(c, i < cap ? (int64_t)i : 0);
+}
+
+/* world.set_packed(bytes) -> entities updated: 32 bytes per entity (4
+ * little-endian int64: id,x,y,z), at most 4096 entities. */
+static int h_set_packed(gosr_sandbox_hcall *c, void *ud)
+{
+    gosr_node *n = ud;
+    const char *s;
+    size_t len;
+    int rc = world_ok(c, n);
+    rc = rc ? rc : gosr_sandbox_arg_str(c, 1, QUERY_MAX * 32, &s, &len);
+    if (rc != GOSR_OK)
+        return rc;
+    if (len % 32)
+        return GOSR_EINVAL;
+    int64_t done = 0;
+    for (const uint8_t *p = (const uint8_t *)s; p < (const uint8_t *)s + len;
+         p += 32) {
+        gosr_vec3 v = {get_le64(p + 8), get_le64(p + 16), get_le64(p + 24)};
+        if (v.x < -COORD_MAX || v.x > COORD_MAX || v.y < -COORD_MAX ||
+            v.y > COORD_MAX || v.z < -COORD_MAX || v.z > COORD_MAX)
+            return GOSR_EINVAL;
+        gosr_entity e = {(uint64_t)get_le64(p)};
+        done += gosr_world_set_position(n->world, e, v) == GOSR_OK;
+    }
+    return gosr_sandbox_ret_int(c, done);
 }
 
 static int h_set_pos(gosr_sandbox_hcall *c, void *ud)
@@ -337,6 +408,8 @@ static const struct {
     {"world.read", "world.get", h_get},
     {"world.read", "world.query", h_query},
     {"world.read", "world.kv_get", h_kv_get},
+    {"world.read", "world.query_packed", h_query_packed},
+    {"world.write", "world.set_packed", h_set_packed},
     {"world.write", "world.set_pos", h_set_pos},
     {"world.write", "world.set_vel", h_set_vel},
     {"world.write", "world.set_health", h_set_health},

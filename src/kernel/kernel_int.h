@@ -117,7 +117,6 @@ int kernel__registry_list(gosr_node *n, json_t *modules, gosr_error *err);
 int kernel__registry_source(gosr_node *n, const kver *v, gosr_buf *out,
                             gosr_error *err);
 void kernel__kver_free(kver *v);
-kver *kernel__kver_dup(const kver *v);
 
 /* host.c */
 int kernel__host_create(gosr_node *n, gosr_error *err);

@@ -436,12 +436,15 @@ int gosr_node_status_json(gosr_node *n, json_t **out, gosr_error *err)
     uint64_t tick = n->world_tick;
     uint32_t count = n->world_count;
     pthread_mutex_unlock(&n->ctr_mu);
+    pthread_mutex_lock(&n->ledger_mu);
+    bool safe = gosr_ledger_safe_mode(n->ledger);
+    pthread_mutex_unlock(&n->ledger_mu);
     *out = json_pack(
         "{s:s, s:I, s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:b}",
         "engine", GOSR_ENGINE_VERSION, "tick", (json_int_t)tick, "entities",
         (int)count, "rate_hz", (int)n->cfg.rate_hz, "world_hash", hash,
-        "safe_mode", gosr_ledger_safe_mode(n->ledger), "ticks",
+        "safe_mode", safe, "ticks",
         (json_int_t)c.ticks, "swaps", (json_int_t)c.swaps, "rollbacks",
         (json_int_t)c.rollbacks, "retires", (json_int_t)c.retires, "faults",
         (json_int_t)c.faults, "late", (json_int_t)c.late, "missed",

@@ -106,39 +106,6 @@ static kver *kver_from_manifest(const gosr_gmod_manifest *m, const char *root)
     return v;
 }
 
-kver *kernel__kver_dup(const kver *v)
-{
-    gosr_gmod_manifest m = {0};
-    const char **ids = gosr_calloc(v->ndeps + 1, sizeof *ids);
-    gosr_gmod_dep *deps = gosr_calloc(v->ndeps + 1, sizeof *deps);
-    kver *d = NULL;
-    if (!ids || !deps)
-        goto out_free;
-    for (size_t i = 0; i < v->ndeps; i++) {
-        deps[i].id = v->dep_ids[i];
-        deps[i].range_text = v->dep_ranges[i];
-    }
-    m.id = v->id;
-    m.version_text = v->version;
-    m.entry = v->entry;
-    m.engine_compat = v->engine_compat;
-    m.deps = deps;
-    m.ndeps = v->ndeps;
-    d = kver_from_manifest(&m, v->root);
-    if (d) {
-        gosr_free(d->caps);
-        d->caps = gosr_strdup(v->caps);
-        if (!d->caps) {
-            kernel__kver_free(d);
-            d = NULL;
-        }
-    }
-out_free:
-    gosr_free(ids);
-    gosr_free(deps);
-    return d;
-}
-
 static int rm_entry(const char *p, const struct stat *sb, int flag,
                     struct FTW *f)
 {

@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- replies ----------------------------------------------------------------------- */
+/* ---- replies
+ * ----------------------------------------------------------------------- */
 
 void mesh__ctl_reply(gosr_mesh_node *n, uint64_t link, uint32_t req,
                      json_t *resp)
@@ -26,8 +27,10 @@ void mesh__ctl_reply(gosr_mesh_node *n, uint64_t link, uint32_t req,
     char *text = resp ? json_dumps(resp, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(resp);
     if (l && text) {
-        mesh_msg m = {.type = MESH_CTL_RESP, .req = req,
-                      .data = (const uint8_t *)text, .data_len = strlen(text)};
+        mesh_msg m = {.type = MESH_CTL_RESP,
+                      .req = req,
+                      .data = (const uint8_t *)text,
+                      .data_len = strlen(text)};
         if (m.data_len <= MESH_JSON_MAX)
             mesh__send(l, &m);
     }
@@ -47,7 +50,8 @@ static void hex_of(const gosr_hash *h, char out[65])
     gosr_hash_hex(h, out);
 }
 
-/* ---- job results -------------------------------------------------------------------- */
+/* ---- job results
+ * -------------------------------------------------------------------- */
 
 static int materialise(gosr_mesh_node *n, const gosr_hash *root,
                        const char *out, gosr_error *err)
@@ -116,7 +120,8 @@ void mesh__job_finished(gosr_mesh_node *n, mesh_job *j, int status,
     mesh__job_free(j);
 }
 
-/* ---- requests ------------------------------------------------------------------------- */
+/* ---- requests
+ * ------------------------------------------------------------------------- */
 
 static json_t *root_json(gosr_mesh_node *n, const mesh_root *r)
 {
@@ -240,14 +245,13 @@ static bool do_fetch(mesh_link *l, uint32_t req, json_t *j, const gosr_hash *id)
     mesh_job *job = mesh__job_start(n, id, (uint8_t)n->cfg.rf);
     if (!job)
         return false;
-    mesh_waiter *w = gosr_realloc(job->waiters,
-                                  (job->nwait + 1) * sizeof *w);
+    mesh_waiter *w = gosr_realloc(job->waiters, (job->nwait + 1) * sizeof *w);
     if (!w)
         return false;
     job->waiters = w;
     w = &job->waiters[job->nwait++];
-    *w = (mesh_waiter){.link = l->serial, .req = req,
-                       .out = out ? gosr_strdup(out) : NULL};
+    *w = (mesh_waiter){
+        .link = l->serial, .req = req, .out = out ? gosr_strdup(out) : NULL};
     if (tmo > 0)
         job->deadline_ns = gosr_time_mono_ns() + (uint64_t)tmo * 1000000ull;
     return true;
@@ -280,8 +284,8 @@ static json_t *with_id(mesh_link *l, uint32_t req, const char *op, json_t *j)
     gosr_hash id;
     const char *hex = json_string_value(json_object_get(j, "id"));
     if (!hex || gosr_hash_from_hex(hex, &id) != GOSR_OK)
-        return json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "bad_id",
-                         "detail", "id must be 64 hex digits");
+        return json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "bad_id", "detail",
+                         "id must be 64 hex digits");
     if (strcmp(op, "replicas") == 0)
         return do_replicas(n, &id);
     bool queued = strcmp(op, "fetch") == 0 ? do_fetch(l, req, j, &id)
@@ -297,7 +301,12 @@ void mesh__on_ctl(mesh_link *l, const mesh_msg *m)
     json_t *j = json_loadb((const char *)m->data, m->data_len, 0, NULL);
     const char *op = json_string_value(json_object_get(j, "op"));
     json_t *resp = NULL;
-    if (!op)
+    if (l->ip[0] != 127) /* publish/fetch name local paths: loopback only */
+        resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "ctl_not_local",
+                         "detail",
+                         "control requests are accepted from "
+                         "127.0.0.0/8 only");
+    else if (!op)
         resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "bad_request",
                          "detail", "request must be a JSON object with op");
     else if (strcmp(op, "status") == 0)
@@ -319,7 +328,9 @@ void mesh__on_ctl(mesh_link *l, const mesh_msg *m)
     json_decref(j);
 }
 
-/* ==== client =============================================================================== */
+/* ==== client
+ * ===============================================================================
+ */
 
 typedef struct client {
     int fd;               /* connected socket */
@@ -360,8 +371,9 @@ static int c_frame(client *c, bool hello, uint8_t hdr[4], gosr_buf *out,
     uint32_t len;
     int rc = c_read(c, hdr, 4, err);
     if (rc == GOSR_OK)
-        rc = mesh__frame_len(hdr, 4, hello ? MESH_HELLO_LEN : 17,
-                             hello ? MESH_HELLO_LEN : MESH_FRAME_MAX, &len, err);
+        rc =
+            mesh__frame_len(hdr, 4, hello ? MESH_HELLO_LEN : 17,
+                            hello ? MESH_HELLO_LEN : MESH_FRAME_MAX, &len, err);
     out->len = 0;
     if (rc == GOSR_OK)
         rc = gosr_buf_reserve(out, len);
@@ -461,8 +473,10 @@ GOSR_API int gosr_mesh_ctl(const char *addr, const char *req,
                  : c_connect(&c, addr, err);
     if (rc == GOSR_OK)
         rc = c_handshake(&c, &b1, &b2, err);
-    mesh_msg m = {.type = MESH_CTL_REQ, .req = 1,
-                  .data = (const uint8_t *)req, .data_len = rl};
+    mesh_msg m = {.type = MESH_CTL_REQ,
+                  .req = 1,
+                  .data = (const uint8_t *)req,
+                  .data_len = rl};
     if (rc == GOSR_OK)
         rc = c_send(&c, &m);
     while (rc == GOSR_OK) {

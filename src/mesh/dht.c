@@ -16,16 +16,16 @@
 
 /* One get or listen in flight (user_data of OpenDHT callbacks). */
 typedef struct dht_ctx {
-    struct mesh_dht *dht;   /* owner */
-    uint64_t op;            /* operation id */
-    dht_op_token *token;    /* listen token, NULL for gets */
-    dht_infohash key;       /* listened key (for cancel) */
-    struct dht_ctx *next;   /* owner's list (freed at stop) */
+    struct mesh_dht *dht; /* owner */
+    uint64_t op;          /* operation id */
+    dht_op_token *token;  /* listen token, NULL for gets */
+    dht_infohash key;     /* listened key (for cancel) */
+    struct dht_ctx *next; /* owner's list (freed at stop) */
 } dht_ctx;
 
 typedef struct ev_node {
-    mesh_dht_event ev;      /* the event */
-    struct ev_node *next;   /* queue link */
+    mesh_dht_event ev;    /* the event */
+    struct ev_node *next; /* queue link */
 } ev_node;
 
 struct mesh_dht {

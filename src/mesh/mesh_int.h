@@ -12,18 +12,22 @@
 
 #include <sodium.h>
 
-/* ==== wire format (wire.c) ================================================= */
+/* ==== wire format (wire.c) =================================================
+ */
 
 #define MESH_MAGIC "GMSH"
 #define MESH_VERSION 1
-#define MESH_HELLO_LEN 76         /* plaintext HELLO body */
-#define MESH_TAG_LEN 16           /* Poly1305 tag */
-#define MESH_PIECE_MAX (1u << 20) /* largest data in one CHUNK */
-#define MESH_OBJECT_MAX (64u << 20) /* largest object served */
-#define MESH_JSON_MAX (256u << 10)  /* largest control JSON */
+#define MESH_HELLO_LEN 76                  /* plaintext HELLO body */
+#define MESH_TAG_LEN 16                    /* Poly1305 tag */
+#define MESH_PIECE_MAX (1u << 20)          /* largest data in one CHUNK */
+#define MESH_OBJECT_MAX (64u << 20)        /* largest object served */
+#define MESH_JSON_MAX (256u << 10)         /* largest control JSON */
 #define MESH_MSG_MAX (MESH_PIECE_MAX + 64) /* largest plaintext message */
 #define MESH_FRAME_MAX (MESH_MSG_MAX + MESH_TAG_LEN) /* largest frame body */
-#define MESH_PEERS_MAX 256        /* entries in one PEERS message */
+#define MESH_HAVES_MAX 4096   /* roots remembered per peer link */
+#define MESH_ROOTS_MAX 65536  /* roots a node tracks (held or seen) */
+#define MESH_MEMBERS_MAX 1024 /* known nodes */
+#define MESH_PEERS_MAX 256    /* entries in one PEERS message */
 
 /* Roles announced in HELLO. */
 enum { MESH_ROLE_NODE = 0, MESH_ROLE_CLIENT = 1 };
@@ -48,40 +52,40 @@ typedef enum mesh_type {
 
 /* One entry of a PEERS message. */
 typedef struct mesh_peer_entry {
-    gosr_hash id;     /* node id */
-    uint8_t ip[4];    /* IPv4 address, network order */
-    uint16_t port;    /* TCP port */
-    uint8_t tier;     /* gosr_mesh_tier */
+    gosr_hash id;  /* node id */
+    uint8_t ip[4]; /* IPv4 address, network order */
+    uint16_t port; /* TCP port */
+    uint8_t tier;  /* gosr_mesh_tier */
 } mesh_peer_entry;
 
 /* A decoded message. Only the fields of its type are meaningful; `data`
  * borrows from the decoded buffer. */
 typedef struct mesh_msg {
-    uint8_t type;       /* mesh_type */
-    uint32_t req;       /* request number (GET, CHUNK, MISSING, CHALLENGE,
-                           PROOF, CTL_*) */
-    gosr_hash id;       /* chunk or root id */
-    uint64_t nonce;     /* PING/PONG */
-    uint32_t off;       /* byte offset in the object */
-    uint32_t len;       /* requested length (GET, CHALLENGE) */
-    uint32_t total;     /* object size (CHUNK) */
-    uint8_t kind;       /* gosr_obj_kind (CHUNK) */
-    uint8_t status;     /* MISSING / PROOF status (0 ok) */
-    uint8_t rf;         /* HAVE / REPLICATE */
-    uint8_t key[32];    /* CHALLENGE nonce, PROOF mac */
-    uint8_t sig[64];    /* AUTH */
-    const uint8_t *data;/* CHUNK data, CTL json, PEERS entries */
-    size_t data_len;    /* bytes at data */
-    uint16_t count;     /* PEERS entries */
+    uint8_t type;        /* mesh_type */
+    uint32_t req;        /* request number (GET, CHUNK, MISSING, CHALLENGE,
+                            PROOF, CTL_*) */
+    gosr_hash id;        /* chunk or root id */
+    uint64_t nonce;      /* PING/PONG */
+    uint32_t off;        /* byte offset in the object */
+    uint32_t len;        /* requested length (GET, CHALLENGE) */
+    uint32_t total;      /* object size (CHUNK) */
+    uint8_t kind;        /* gosr_obj_kind (CHUNK) */
+    uint8_t status;      /* MISSING / PROOF status (0 ok) */
+    uint8_t rf;          /* HAVE / REPLICATE */
+    uint8_t key[32];     /* CHALLENGE nonce, PROOF mac */
+    uint8_t sig[64];     /* AUTH */
+    const uint8_t *data; /* CHUNK data, CTL json, PEERS entries */
+    size_t data_len;     /* bytes at data */
+    uint16_t count;      /* PEERS entries */
 } mesh_msg;
 
 /* Decoded HELLO. */
 typedef struct mesh_hello {
-    uint8_t version;    /* MESH_VERSION */
-    uint8_t role;       /* MESH_ROLE_* */
-    uint8_t tier;       /* gosr_mesh_tier */
-    uint16_t port;      /* sender's TCP listen port (0 for clients) */
-    uint8_t eph_pk[32]; /* ephemeral X25519 public key */
+    uint8_t version;       /* MESH_VERSION */
+    uint8_t role;          /* MESH_ROLE_* */
+    uint8_t tier;          /* gosr_mesh_tier */
+    uint16_t port;         /* sender's TCP listen port (0 for clients) */
+    uint8_t eph_pk[32];    /* ephemeral X25519 public key */
     uint8_t static_pk[32]; /* long-term ed25519 public key */
 } mesh_hello;
 
@@ -101,22 +105,23 @@ int mesh__peers_encode(const mesh_peer_entry *e, size_t n, gosr_buf *out);
 int mesh__frame_len(const uint8_t *p, size_t n, uint32_t min, uint32_t max,
                     uint32_t *len, gosr_error *err);
 
-/* ==== link session (session.c) ============================================= */
+/* ==== link session (session.c) =============================================
+ */
 
 /* The crypto state of one link. Plain data, wiped by mesh__sess_wipe. */
 typedef struct mesh_sess {
-    bool initiator;          /* we connected */
-    uint8_t eph_pk[32];      /* our ephemeral X25519 public key */
-    uint8_t eph_sk[32];      /* our ephemeral X25519 secret key */
+    bool initiator;                     /* we connected */
+    uint8_t eph_pk[32];                 /* our ephemeral X25519 public key */
+    uint8_t eph_sk[32];                 /* our ephemeral X25519 secret key */
     uint8_t hello_mine[MESH_HELLO_LEN]; /* our HELLO body */
     uint8_t hello_peer[MESH_HELLO_LEN]; /* the peer's HELLO body */
-    mesh_hello peer;         /* decoded peer HELLO */
-    uint8_t transcript[32];  /* BLAKE3 over both HELLOs */
-    uint8_t tx[32];          /* key for frames we send */
-    uint8_t rx[32];          /* key for frames we receive */
-    uint64_t tx_ctr;         /* nonce counter of the next frame sent */
-    uint64_t rx_ctr;         /* nonce counter expected next */
-    gosr_hash peer_id;       /* BLAKE3(peer static pk) */
+    mesh_hello peer;                    /* decoded peer HELLO */
+    uint8_t transcript[32];             /* BLAKE3 over both HELLOs */
+    uint8_t tx[32];                     /* key for frames we send */
+    uint8_t rx[32];                     /* key for frames we receive */
+    uint64_t tx_ctr;   /* nonce counter of the next frame sent */
+    uint64_t rx_ctr;   /* nonce counter expected next */
+    gosr_hash peer_id; /* BLAKE3(peer static pk) */
 } mesh_sess;
 
 /* Generates the ephemeral key and our HELLO. */
@@ -134,16 +139,16 @@ int mesh__seal(mesh_sess *s, const uint8_t *msg, size_t n, gosr_buf *out);
 /* Opens a frame body (ct with tag; hdr = its 4 length bytes) into plain
  * (appended). ECORRUPT (reason frame_auth_failed) on any tamper, replay or
  * reordering. */
-int mesh__open(mesh_sess *s, const uint8_t hdr[4], const uint8_t *ct,
-               size_t n, gosr_buf *plain, gosr_error *err);
+int mesh__open(mesh_sess *s, const uint8_t hdr[4], const uint8_t *ct, size_t n,
+               gosr_buf *plain, gosr_error *err);
 void mesh__sess_wipe(mesh_sess *s);
 
-/* ==== helpers shared by the node files ===================================== */
+/* ==== helpers shared by the node files =====================================
+ */
 
 /* Proof MAC: keyed BLAKE3 (key = nonce) over id || off || len || bytes. */
-void mesh__proof_mac(const uint8_t nonce[32], const gosr_hash *id,
-                     uint32_t off, uint32_t len, const uint8_t *bytes,
-                     gosr_hash *out);
+void mesh__proof_mac(const uint8_t nonce[32], const gosr_hash *id, uint32_t off,
+                     uint32_t len, const uint8_t *bytes, gosr_hash *out);
 /* Rendezvous score of node for root: BLAKE3(root || node) as u64. */
 uint64_t mesh__rendezvous(const gosr_hash *root, const gosr_hash *node);
 /* Parses "A.B.C.D:PORT". */

@@ -19,7 +19,8 @@
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* ---- small lookups ------------------------------------------------------------- */
+/* ---- small lookups
+ * ------------------------------------------------------------- */
 
 uint32_t mesh__req(gosr_mesh_node *n)
 {
@@ -79,6 +80,8 @@ mesh_member *mesh__member_add(gosr_mesh_node *n, const gosr_hash *id,
             return m;
         }
     }
+    if (n->nmembers >= MESH_MEMBERS_MAX)
+        return NULL; /* bounded: records and PEERS are unauthenticated */
     if (n->nmembers == n->capmembers) {
         size_t cap = n->capmembers ? n->capmembers * 2 : 16;
         mesh_member *p = gosr_realloc(n->members, cap * sizeof *p);
@@ -107,7 +110,8 @@ static mesh_member *member_by_id(gosr_mesh_node *n, const gosr_hash *id)
     return NULL;
 }
 
-/* ---- links: alloc, close, write ------------------------------------------------- */
+/* ---- links: alloc, close, write
+ * ------------------------------------------------- */
 
 static mesh_link *link_new(gosr_mesh_node *n, bool outbound)
 {
@@ -230,7 +234,8 @@ static void send_hello(mesh_link *l)
     link_write(l, &out);
 }
 
-/* ---- handshake and reading ---------------------------------------------------- */
+/* ---- handshake and reading
+ * ---------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -303,8 +308,8 @@ static void send_peers(mesh_link *l)
         mesh_member *m = &n->members[i];
         if (!m->link || m->link == l->serial)
             continue;
-        e[k++] = (mesh_peer_entry){.id = m->id, .port = m->port,
-                                   .tier = m->tier};
+        e[k++] =
+            (mesh_peer_entry){.id = m->id, .port = m->port, .tier = m->tier};
         memcpy(e[k - 1].ip, m->ip, 4);
     }
     gosr_buf msg = {0};
@@ -337,8 +342,8 @@ static void link_up(mesh_link *l)
     for (size_t i = 0; i < n->nroots; i++) {
         if (!n->roots[i].held)
             continue;
-        mesh_msg h = {.type = MESH_HAVE, .id = n->roots[i].id,
-                      .rf = n->roots[i].rf};
+        mesh_msg h = {
+            .type = MESH_HAVE, .id = n->roots[i].id, .rf = n->roots[i].rf};
         mesh__send(l, &h);
     }
 }
@@ -347,10 +352,11 @@ static void on_have(mesh_link *l, const mesh_msg *m)
 {
     for (size_t i = 0; i < l->nhave; i++)
         if (gosr_hash_equal(&l->haves[i].root, &m->id)) {
-            l->haves[i].proof_failed = false; /* re-announced after repair */
-            l->haves[i].proof_hard = false;
+            l->haves[i].proof_failed = false; /* re-announced */
             return;
         }
+    if (l->nhave >= MESH_HAVES_MAX)
+        return; /* a peer cannot grow our memory without bound */
     if (l->nhave == l->caphave) {
         size_t cap = l->caphave ? l->caphave * 2 : 8;
         mesh_have *p = gosr_realloc(l->haves, cap * sizeof *p);
@@ -361,7 +367,8 @@ static void on_have(mesh_link *l, const mesh_msg *m)
     }
     l->haves[l->nhave++] = (mesh_have){.root = m->id};
     /* Track the root so replica counts know its RF. */
-    mesh_root *r = mesh__root(l->node, &m->id);
+    mesh_root *r =
+        l->node->nroots < MESH_ROOTS_MAX ? mesh__root(l->node, &m->id) : NULL;
     if (r && !r->held && r->rf == 0)
         r->rf = m->rf;
 }
@@ -375,14 +382,29 @@ static int dispatch(mesh_link *l, const mesh_msg *m)
         mesh_msg p = {.type = MESH_PONG, .nonce = m->nonce};
         return mesh__send(l, &p);
     }
-    case MESH_PONG: return GOSR_OK;
-    case MESH_HAVE: on_have(l, m); return GOSR_OK;
-    case MESH_GET: mesh__serve_get(l, m); return GOSR_OK;
-    case MESH_CHUNK: mesh__on_chunk(l, m); return GOSR_OK;
-    case MESH_MISSING: mesh__on_missing(l, m); return GOSR_OK;
-    case MESH_REPLICATE: mesh__on_replicate(l, m); return GOSR_OK;
-    case MESH_CHALLENGE: mesh__on_challenge(l, m); return GOSR_OK;
-    case MESH_PROOF: mesh__on_proof(l, m); return GOSR_OK;
+    case MESH_PONG:
+        return GOSR_OK;
+    case MESH_HAVE:
+        on_have(l, m);
+        return GOSR_OK;
+    case MESH_GET:
+        mesh__serve_get(l, m);
+        return GOSR_OK;
+    case MESH_CHUNK:
+        mesh__on_chunk(l, m);
+        return GOSR_OK;
+    case MESH_MISSING:
+        mesh__on_missing(l, m);
+        return GOSR_OK;
+    case MESH_REPLICATE:
+        mesh__on_replicate(l, m);
+        return GOSR_OK;
+    case MESH_CHALLENGE:
+        mesh__on_challenge(l, m);
+        return GOSR_OK;
+    case MESH_PROOF:
+        mesh__on_proof(l, m);
+        return GOSR_OK;
     case MESH_PEERS:
         for (size_t i = 0; i < m->count; i++) {
             mesh_peer_entry e;
@@ -390,8 +412,11 @@ static int dispatch(mesh_link *l, const mesh_msg *m)
             mesh__member_add(l->node, &e.id, e.ip, e.port, e.tier);
         }
         return GOSR_OK;
-    case MESH_CTL_REQ: mesh__on_ctl(l, m); return GOSR_OK;
-    default: return GOSR_EPROTO; /* AUTH twice, CTL_RESP to a node */
+    case MESH_CTL_REQ:
+        mesh__on_ctl(l, m);
+        return GOSR_OK;
+    default:
+        return GOSR_EPROTO; /* AUTH twice, CTL_RESP to a node */
     }
 }
 
@@ -494,12 +519,13 @@ static void on_connection(uv_stream_t *srv, int status)
     start_link(l);
 }
 
-/* ---- dialling and the tick ------------------------------------------------------ */
+/* ---- dialling and the tick
+ * ------------------------------------------------------ */
 
 typedef struct dial_req {
-    uv_connect_t req;  /* libuv request (data = this) */
-    mesh_link *link;   /* the link being dialled */
-    gosr_hash member;  /* member id */
+    uv_connect_t req; /* libuv request (data = this) */
+    mesh_link *link;  /* the link being dialled */
+    gosr_hash member; /* member id */
 } dial_req;
 
 static void on_connect(uv_connect_t *req, int status)
@@ -642,20 +668,31 @@ static void dht_notify(void *ud)
     uv_async_send(&n->dht_async);
 }
 
-/* ---- create ----------------------------------------------------------------------- */
+/* ---- create
+ * ----------------------------------------------------------------------- */
 
 static void fill_defaults(gosr_mesh_config *c)
 {
-    if (!c->rf) c->rf = 3;
-    if (c->rf > 16) c->rf = 16;
-    if (!c->heartbeat_ms) c->heartbeat_ms = 500;
-    if (!c->dead_ms) c->dead_ms = 10000;
-    if (!c->repair_ms) c->repair_ms = 1000;
-    if (!c->proof_ms) c->proof_ms = 10000;
-    if (!c->piece_timeout_ms) c->piece_timeout_ms = 10000;
-    if (!c->ban_after) c->ban_after = 3;
-    if (!c->hot_threshold) c->hot_threshold = 16;
-    if (!c->announce_ms) c->announce_ms = 20000;
+    if (!c->rf)
+        c->rf = 3;
+    if (c->rf > 16)
+        c->rf = 16;
+    if (!c->heartbeat_ms)
+        c->heartbeat_ms = 500;
+    if (!c->dead_ms)
+        c->dead_ms = 10000;
+    if (!c->repair_ms)
+        c->repair_ms = 1000;
+    if (!c->proof_ms)
+        c->proof_ms = 10000;
+    if (!c->piece_timeout_ms)
+        c->piece_timeout_ms = 10000;
+    if (!c->ban_after)
+        c->ban_after = 3;
+    if (!c->hot_threshold)
+        c->hot_threshold = 16;
+    if (!c->announce_ms)
+        c->announce_ms = 20000;
 }
 
 static int load_identity(gosr_mesh_node *n, gosr_error *err)
@@ -739,8 +776,10 @@ GOSR_API int gosr_mesh_node_create(const gosr_mesh_config *cfg,
         goto out_free;
     rc = mesh__parse_addr(cfg->listen, n->ip, &n->port);
     if (rc != GOSR_OK) {
-        gosr_error_set(err, rc, "bad_listen", "listen address '%s' is not "
-                       "IPv4:PORT", cfg->listen);
+        gosr_error_set(err, rc, "bad_listen",
+                       "listen address '%s' is not "
+                       "IPv4:PORT",
+                       cfg->listen);
         goto out_free;
     }
     if (!n->cfg.dht_port)
@@ -784,7 +823,8 @@ out_free:
     return rc;
 }
 
-/* ---- run, stop, destroy ------------------------------------------------------------ */
+/* ---- run, stop, destroy
+ * ------------------------------------------------------------ */
 
 static void close_all(gosr_mesh_node *n)
 {

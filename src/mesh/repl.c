@@ -15,7 +15,8 @@
 #define PROOF_TIMEOUT_NS 15000000000ull
 #define PROOF_RANGE 4096u
 
-/* ---- roots and pledges ---------------------------------------------------------- */
+/* ---- roots and pledges
+ * ---------------------------------------------------------- */
 
 mesh_root *mesh__root(gosr_mesh_node *n, const gosr_hash *id)
 {
@@ -50,8 +51,8 @@ static int add_file_chunks(gosr_mesh_node *n, mesh_root *r,
     int rc = gosr_store_file_chunks(n->store, fid, &ch, &nch, NULL);
     if (rc != GOSR_OK)
         return rc;
-    gosr_chunk_ref *p = gosr_realloc(r->chunks,
-                                     (r->nchunks + nch + 1) * sizeof *p);
+    gosr_chunk_ref *p =
+        gosr_realloc(r->chunks, (r->nchunks + nch + 1) * sizeof *p);
     if (!p) {
         gosr_free(ch);
         return GOSR_ENOMEM;
@@ -181,7 +182,8 @@ int mesh__pledges_load(gosr_mesh_node *n, gosr_error *err)
     return GOSR_OK;
 }
 
-/* ---- DHT records ---------------------------------------------------------------------- */
+/* ---- DHT records
+ * ---------------------------------------------------------------------- */
 
 static void id_hex(const gosr_hash *h, char out[65])
 {
@@ -206,9 +208,8 @@ void mesh__announce_root(gosr_mesh_node *n, const mesh_root *r)
     uint8_t key[20];
     id_hex(&n->id, id);
     id_hex(&r->id, root);
-    snprintf(text, sizeof text,
-             "gosr-mesh/1 provider %s %s %u.%u.%u.%u:%u %s", root, id,
-             n->ip[0], n->ip[1], n->ip[2], n->ip[3], n->port,
+    snprintf(text, sizeof text, "gosr-mesh/1 provider %s %s %u.%u.%u.%u:%u %s",
+             root, id, n->ip[0], n->ip[1], n->ip[2], n->ip[3], n->port,
              n->cfg.tier == GOSR_MESH_TIER_HOT ? "hot" : "cold");
     gosr_mesh_provider_key(&r->id, key);
     mesh__dht_put(n->dht, key, text);
@@ -219,8 +220,8 @@ void mesh__announce_root(gosr_mesh_node *n, const mesh_root *r)
 static void record_member(gosr_mesh_node *n, const char *text)
 {
     char w[4][80];
-    int k = sscanf(text, "gosr-mesh/1 %79s %79s %79s %79s", w[0], w[1], w[2],
-                   w[3]);
+    int k =
+        sscanf(text, "gosr-mesh/1 %79s %79s %79s %79s", w[0], w[1], w[2], w[3]);
     const char *idh = NULL, *addr = NULL, *tier = NULL;
     if (k == 4 && strcmp(w[0], "member") == 0) {
         idh = w[1], addr = w[2], tier = w[3];
@@ -278,7 +279,8 @@ void mesh__dht_events(gosr_mesh_node *n)
     }
 }
 
-/* ---- holders and repair --------------------------------------------------------------- */
+/* ---- holders and repair
+ * --------------------------------------------------------------- */
 
 static bool link_counts(gosr_mesh_node *n, mesh_link *l, const gosr_hash *root)
 {
@@ -289,12 +291,13 @@ static bool link_counts(gosr_mesh_node *n, mesh_link *l, const gosr_hash *root)
         return false;
     for (size_t i = 0; i < l->nhave; i++)
         if (gosr_hash_equal(&l->haves[i].root, root))
-            return !l->haves[i].proof_failed;
+            return !l->haves[i].proof_failed &&
+                   !mesh__distrusted(n, &l->peer_id, root);
     return false;
 }
 
-unsigned mesh__holders(gosr_mesh_node *n, const gosr_hash *root,
-                       gosr_hash *out, unsigned max)
+unsigned mesh__holders(gosr_mesh_node *n, const gosr_hash *root, gosr_hash *out,
+                       unsigned max)
 {
     unsigned k = 0;
     mesh_root *r = NULL;
@@ -371,7 +374,8 @@ void mesh__on_replicate(mesh_link *l, const mesh_msg *m)
         j->rf = m->rf;
 }
 
-/* ---- storage proofs --------------------------------------------------------------------- */
+/* ---- storage proofs
+ * --------------------------------------------------------------------- */
 
 static void challenge(gosr_mesh_node *n, mesh_link *l, mesh_root *r,
                       size_t chunk)
@@ -397,12 +401,17 @@ static void challenge(gosr_mesh_node *n, mesh_link *l, mesh_root *r,
         n->proofs = p;
         n->capproofs = cap;
     }
-    mesh_msg m = {.type = MESH_CHALLENGE, .req = mesh__req(n), .id = c->id,
-                  .off = off, .len = len};
+    mesh_msg m = {.type = MESH_CHALLENGE,
+                  .req = mesh__req(n),
+                  .id = c->id,
+                  .off = off,
+                  .len = len};
     randombytes_buf(m.key, 32);
     mesh_pending_proof *pp = &n->proofs[n->nproofs++];
-    *pp = (mesh_pending_proof){.req = m.req, .link = l->serial,
-                               .peer = l->peer_id, .root = r->id,
+    *pp = (mesh_pending_proof){.req = m.req,
+                               .link = l->serial,
+                               .peer = l->peer_id,
+                               .root = r->id,
                                .sent_ns = gosr_time_mono_ns()};
     mesh__proof_mac(m.key, &c->id, off, len, bytes.data, &pp->expect);
     gosr_buf_free(&bytes);
@@ -426,13 +435,36 @@ static void proof_result(gosr_mesh_node *n, const mesh_pending_proof *p,
                  "peer %02x%02x.. failed a storage proof: %s", p->peer.b[0],
                  p->peer.b[1], why);
     }
-    for (size_t i = 0; l && i < l->nhave; i++) {
-        mesh_have *h = &l->haves[i];
-        if (!gosr_hash_equal(&h->root, &p->root) || h->proof_hard)
-            continue;
-        h->proof_failed = why != NULL;
-        h->proof_hard = why && strcmp(why, "proof_timeout") != 0;
-    }
+    bool hard = why && strcmp(why, "proof_timeout") != 0;
+    if (hard)
+        mesh__distrust(n, &p->peer, &p->root);
+    for (size_t i = 0; l && i < l->nhave; i++)
+        if (gosr_hash_equal(&l->haves[i].root, &p->root))
+            l->haves[i].proof_failed = why != NULL && !hard;
+}
+
+void mesh__distrust(gosr_mesh_node *n, const gosr_hash *peer,
+                    const gosr_hash *root)
+{
+    size_t cap = sizeof n->distrust / sizeof n->distrust[0];
+    mesh_distrust *d = &n->distrust[n->ndistrust++ % cap];
+    d->peer = *peer;
+    d->root = *root;
+    d->until_ns = gosr_time_mono_ns() + 600000000000ull;
+}
+
+bool mesh__distrusted(gosr_mesh_node *n, const gosr_hash *peer,
+                      const gosr_hash *root)
+{
+    size_t cap = sizeof n->distrust / sizeof n->distrust[0];
+    size_t k = n->ndistrust < cap ? n->ndistrust : cap;
+    uint64_t now = gosr_time_mono_ns();
+    for (size_t i = 0; i < k; i++)
+        if (n->distrust[i].until_ns > now &&
+            gosr_hash_equal(&n->distrust[i].peer, peer) &&
+            gosr_hash_equal(&n->distrust[i].root, root))
+            return true;
+    return false;
 }
 
 static bool proof_pending(gosr_mesh_node *n, const mesh_link *l,
@@ -519,7 +551,8 @@ void mesh__on_proof(mesh_link *l, const mesh_msg *m)
     }
 }
 
-/* ---- credits ledger ----------------------------------------------------------------------- */
+/* ---- credits ledger
+ * ----------------------------------------------------------------------- */
 
 json_t *mesh__rep_json(const mesh_rep *r)
 {
@@ -565,12 +598,17 @@ void mesh__credits_load(gosr_mesh_node *n)
         if (!r)
             break;
         r->score = json_integer_value(json_object_get(e, "score"));
-        r->bad_chunks = (uint32_t)json_integer_value(json_object_get(e, "bad_chunks"));
+        r->bad_chunks =
+            (uint32_t)json_integer_value(json_object_get(e, "bad_chunks"));
         r->slow = (uint32_t)json_integer_value(json_object_get(e, "slow"));
-        r->proofs_ok = (uint32_t)json_integer_value(json_object_get(e, "proofs_ok"));
-        r->proofs_failed = (uint32_t)json_integer_value(json_object_get(e, "proofs_failed"));
-        r->bytes_served = (uint64_t)json_integer_value(json_object_get(e, "bytes_served"));
-        r->bytes_received = (uint64_t)json_integer_value(json_object_get(e, "bytes_received"));
+        r->proofs_ok =
+            (uint32_t)json_integer_value(json_object_get(e, "proofs_ok"));
+        r->proofs_failed =
+            (uint32_t)json_integer_value(json_object_get(e, "proofs_failed"));
+        r->bytes_served =
+            (uint64_t)json_integer_value(json_object_get(e, "bytes_served"));
+        r->bytes_received =
+            (uint64_t)json_integer_value(json_object_get(e, "bytes_received"));
         r->banned = json_is_true(json_object_get(e, "banned"));
     }
     json_decref(a);

@@ -19,8 +19,8 @@ int mesh__sess_start(mesh_sess *s, bool initiator, const gosr_keypair *id,
     memset(s, 0, sizeof *s);
     s->initiator = initiator;
     crypto_kx_keypair(s->eph_pk, s->eph_sk);
-    mesh_hello h = {.version = MESH_VERSION, .role = role, .tier = tier,
-                    .port = port};
+    mesh_hello h = {
+        .version = MESH_VERSION, .role = role, .tier = tier, .port = port};
     memcpy(h.eph_pk, s->eph_pk, 32);
     memcpy(h.static_pk, id->pk, 32);
     mesh__hello_encode(&h, s->hello_mine);
@@ -49,11 +49,10 @@ int mesh__sess_peer_hello(mesh_sess *s, const uint8_t *p, size_t n,
     gosr_blake3_update(&b, s->initiator ? s->hello_peer : s->hello_mine,
                        MESH_HELLO_LEN);
     gosr_blake3_finalize(&b, s->transcript, 32);
-    rc = s->initiator
-             ? crypto_kx_client_session_keys(s->rx, s->tx, s->eph_pk,
-                                             s->eph_sk, s->peer.eph_pk)
-             : crypto_kx_server_session_keys(s->rx, s->tx, s->eph_pk,
-                                             s->eph_sk, s->peer.eph_pk);
+    rc = s->initiator ? crypto_kx_client_session_keys(s->rx, s->tx, s->eph_pk,
+                                                      s->eph_sk, s->peer.eph_pk)
+                      : crypto_kx_server_session_keys(
+                            s->rx, s->tx, s->eph_pk, s->eph_sk, s->peer.eph_pk);
     if (rc != 0)
         return gosr_error_set(err, GOSR_EPROTO, "handshake_key",
                               "peer's ephemeral key is unusable");
@@ -65,8 +64,7 @@ int mesh__sess_peer_hello(mesh_sess *s, const uint8_t *p, size_t n,
 }
 
 /* What AUTH signs: context, the signer's role (I or R), the transcript. */
-static void auth_msg(const mesh_sess *s, bool signer_initiator,
-                     uint8_t out[50])
+static void auth_msg(const mesh_sess *s, bool signer_initiator, uint8_t out[50])
 {
     memcpy(out, "gosr-mesh-auth-v1", 17);
     out[17] = signer_initiator ? 'I' : 'R';
@@ -117,8 +115,8 @@ int mesh__seal(mesh_sess *s, const uint8_t *msg, size_t n, gosr_buf *out)
     return GOSR_OK;
 }
 
-int mesh__open(mesh_sess *s, const uint8_t hdr[4], const uint8_t *ct,
-               size_t n, gosr_buf *plain, gosr_error *err)
+int mesh__open(mesh_sess *s, const uint8_t hdr[4], const uint8_t *ct, size_t n,
+               gosr_buf *plain, gosr_error *err)
 {
     if (n <= MESH_TAG_LEN || n > MESH_FRAME_MAX)
         return gosr_error_set(err, GOSR_EPROTO, "frame_length",
@@ -129,9 +127,9 @@ int mesh__open(mesh_sess *s, const uint8_t hdr[4], const uint8_t *ct,
     uint8_t nonce[12];
     nonce_of(s->rx_ctr, nonce);
     unsigned long long mlen = 0;
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(
-            plain->data + plain->len, &mlen, NULL, ct, n, hdr, 4, nonce,
-            s->rx) != 0)
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(plain->data + plain->len,
+                                                  &mlen, NULL, ct, n, hdr, 4,
+                                                  nonce, s->rx) != 0)
         return gosr_error_set(err, GOSR_ECORRUPT, "frame_auth_failed",
                               "frame %llu failed authentication (tampered, "
                               "replayed or reordered)",
@@ -146,11 +144,11 @@ void mesh__sess_wipe(mesh_sess *s)
     sodium_memzero(s, sizeof *s);
 }
 
-/* ---- proofs, rendezvous, addresses ---------------------------------------------- */
+/* ---- proofs, rendezvous, addresses
+ * ---------------------------------------------- */
 
-void mesh__proof_mac(const uint8_t nonce[32], const gosr_hash *id,
-                     uint32_t off, uint32_t len, const uint8_t *bytes,
-                     gosr_hash *out)
+void mesh__proof_mac(const uint8_t nonce[32], const gosr_hash *id, uint32_t off,
+                     uint32_t len, const uint8_t *bytes, gosr_hash *out)
 {
     gosr_blake3 b;
     uint8_t hdr[40];

@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-/* ---- big-endian helpers ---------------------------------------------------- */
+/* ---- big-endian helpers ----------------------------------------------------
+ */
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -41,7 +42,8 @@ static uint64_t get64(const uint8_t *p)
     return ((uint64_t)get32(p) << 32) | get32(p + 4);
 }
 
-/* ---- HELLO and frame length -------------------------------------------------- */
+/* ---- HELLO and frame length
+ * -------------------------------------------------- */
 
 void mesh__hello_encode(const mesh_hello *h, uint8_t out[MESH_HELLO_LEN])
 {
@@ -94,29 +96,46 @@ int mesh__frame_len(const uint8_t *p, size_t n, uint32_t min, uint32_t max,
     return GOSR_OK;
 }
 
-/* ---- messages ------------------------------------------------------------------ */
+/* ---- messages
+ * ------------------------------------------------------------------ */
 
 /* Fixed body length of each type (after the type byte); -1 = variable. */
 static long fixed_len(uint8_t type)
 {
     switch (type) {
-    case MESH_AUTH: return 64;
-    case MESH_PING: case MESH_PONG: return 8;
-    case MESH_HAVE: case MESH_REPLICATE: return 33;
-    case MESH_GET: return 44;
-    case MESH_MISSING: return 37;
-    case MESH_CHALLENGE: return 76;
-    case MESH_PROOF: return 37;
-    default: return -1;
+    case MESH_AUTH:
+        return 64;
+    case MESH_PING:
+    case MESH_PONG:
+        return 8;
+    case MESH_HAVE:
+    case MESH_REPLICATE:
+        return 33;
+    case MESH_GET:
+        return 44;
+    case MESH_MISSING:
+        return 37;
+    case MESH_CHALLENGE:
+        return 76;
+    case MESH_PROOF:
+        return 37;
+    default:
+        return -1;
     }
 }
 
 static int decode_fixed(const uint8_t *b, mesh_msg *m, gosr_error *err)
 {
     switch (m->type) {
-    case MESH_AUTH: memcpy(m->sig, b, 64); break;
-    case MESH_PING: case MESH_PONG: m->nonce = get64(b); break;
-    case MESH_HAVE: case MESH_REPLICATE:
+    case MESH_AUTH:
+        memcpy(m->sig, b, 64);
+        break;
+    case MESH_PING:
+    case MESH_PONG:
+        m->nonce = get64(b);
+        break;
+    case MESH_HAVE:
+    case MESH_REPLICATE:
         memcpy(m->id.b, b, 32);
         m->rf = b[32];
         if (m->rf == 0 || m->rf > 16)
@@ -183,11 +202,11 @@ static int decode_chunk(const uint8_t *b, size_t n, mesh_msg *m,
     return GOSR_OK;
 }
 
-static int decode_var(const uint8_t *b, size_t n, mesh_msg *m,
-                      gosr_error *err)
+static int decode_var(const uint8_t *b, size_t n, mesh_msg *m, gosr_error *err)
 {
     switch (m->type) {
-    case MESH_CHUNK: return decode_chunk(b, n, m, err);
+    case MESH_CHUNK:
+        return decode_chunk(b, n, m, err);
     case MESH_PEERS:
         if (n < 2 || (n - 2) % 39 != 0 || get16(b) != (n - 2) / 39 ||
             get16(b) > MESH_PEERS_MAX)
@@ -197,7 +216,8 @@ static int decode_var(const uint8_t *b, size_t n, mesh_msg *m,
         m->data = b + 2;
         m->data_len = n - 2;
         return GOSR_OK;
-    case MESH_CTL_REQ: case MESH_CTL_RESP:
+    case MESH_CTL_REQ:
+    case MESH_CTL_RESP:
         if (n < 4 || n - 4 > MESH_JSON_MAX)
             return gosr_error_set(err, GOSR_EPROTO, "msg_length",
                                   "control message of %zu bytes", n);
@@ -258,9 +278,15 @@ int mesh__peers_encode(const mesh_peer_entry *e, size_t n, gosr_buf *out)
 static int encode_fixed(const mesh_msg *m, uint8_t *b)
 {
     switch (m->type) {
-    case MESH_AUTH: memcpy(b, m->sig, 64); break;
-    case MESH_PING: case MESH_PONG: put64(b, m->nonce); break;
-    case MESH_HAVE: case MESH_REPLICATE:
+    case MESH_AUTH:
+        memcpy(b, m->sig, 64);
+        break;
+    case MESH_PING:
+    case MESH_PONG:
+        put64(b, m->nonce);
+        break;
+    case MESH_HAVE:
+    case MESH_REPLICATE:
         memcpy(b, m->id.b, 32);
         b[32] = m->rf;
         break;
@@ -287,7 +313,8 @@ static int encode_fixed(const mesh_msg *m, uint8_t *b)
         b[4] = m->status;
         memcpy(b + 5, m->key, 32);
         break;
-    default: return GOSR_EINVAL;
+    default:
+        return GOSR_EINVAL;
     }
     return GOSR_OK;
 }

@@ -13,7 +13,8 @@
 
 #define INFLIGHT_MAX 8 /* GETs outstanding per link */
 
-/* ---- serving ---------------------------------------------------------------------- */
+/* ---- serving
+ * ---------------------------------------------------------------------- */
 
 static bool fault_dropped(gosr_mesh_node *n, const gosr_hash *id)
 {
@@ -71,7 +72,9 @@ void mesh__serve_get(mesh_link *l, const mesh_msg *m)
     int rc = cache_load(n, &m->id);
     if (rc != GOSR_OK || m->off > n->cache.len ||
         (m->off == n->cache.len && n->cache.len != 0)) {
-        mesh_msg r = {.type = MESH_MISSING, .req = m->req, .id = m->id,
+        mesh_msg r = {.type = MESH_MISSING,
+                      .req = m->req,
+                      .id = m->id,
                       .status = rc == GOSR_OK ? 2 : 1};
         mesh__send(l, &r);
         return;
@@ -79,10 +82,14 @@ void mesh__serve_get(mesh_link *l, const mesh_msg *m)
     size_t len = n->cache.len - m->off;
     if (len > m->len)
         len = m->len;
-    mesh_msg r = {.type = MESH_CHUNK, .req = m->req, .id = m->id,
-                  .kind = n->cache_kind, .off = m->off,
+    mesh_msg r = {.type = MESH_CHUNK,
+                  .req = m->req,
+                  .id = m->id,
+                  .kind = n->cache_kind,
+                  .off = m->off,
                   .total = (uint32_t)n->cache.len,
-                  .data = n->cache.data + m->off, .data_len = len};
+                  .data = n->cache.data + m->off,
+                  .data_len = len};
     uint8_t *copy = NULL;
     if ((n->cfg.faults & GOSR_MESH_FAULT_CORRUPT) && len > 0 &&
         n->cache_kind == GOSR_OBJ_CHUNK && (copy = gosr_malloc(len))) {
@@ -98,7 +105,8 @@ void mesh__serve_get(mesh_link *l, const mesh_msg *m)
     gosr_free(copy);
 }
 
-/* ---- jobs: items -------------------------------------------------------------------- */
+/* ---- jobs: items
+ * -------------------------------------------------------------------- */
 
 static mesh_item *item_find(mesh_job *j, const gosr_hash *id)
 {
@@ -158,8 +166,7 @@ static int expand_file(gosr_mesh_node *n, mesh_job *j, const gosr_hash *fid)
 }
 
 /* Queues whatever of object `id` (of `kind`) is not in the store yet. */
-static int expand(gosr_mesh_node *n, mesh_job *j, const gosr_hash *id,
-                  int kind)
+static int expand(gosr_mesh_node *n, mesh_job *j, const gosr_hash *id, int kind)
 {
     if (!gosr_store_has(n->store, id))
         return item_add(j, id);
@@ -182,8 +189,7 @@ static int root_kind(gosr_mesh_node *n, const gosr_hash *id)
     return (int)k;
 }
 
-mesh_job *mesh__job_start(gosr_mesh_node *n, const gosr_hash *root,
-                          uint8_t rf)
+mesh_job *mesh__job_start(gosr_mesh_node *n, const gosr_hash *root, uint8_t rf)
 {
     for (mesh_job *j = n->jobs; j; j = j->next)
         if (gosr_hash_equal(&j->root, root))
@@ -217,7 +223,8 @@ void mesh__job_free(mesh_job *j)
     gosr_free(j);
 }
 
-/* ---- jobs: receiving -------------------------------------------------------------------- */
+/* ---- jobs: receiving
+ * -------------------------------------------------------------------- */
 
 static mesh_item *item_by_req(gosr_mesh_node *n, uint64_t link, uint32_t req,
                               mesh_job **job)
@@ -322,8 +329,11 @@ static void send_get(mesh_link *l, mesh_item *it)
     uint32_t want = MESH_PIECE_MAX;
     if (it->total_known && it->total - it->data.len < want)
         want = it->total - (uint32_t)it->data.len;
-    mesh_msg g = {.type = MESH_GET, .req = mesh__req(l->node), .id = it->id,
-                  .off = (uint32_t)it->data.len, .len = want ? want : 1};
+    mesh_msg g = {.type = MESH_GET,
+                  .req = mesh__req(l->node),
+                  .id = it->id,
+                  .off = (uint32_t)it->data.len,
+                  .len = want ? want : 1};
     it->req = g.req;
     it->from = l->serial;
     it->sent_ns = gosr_time_mono_ns();
@@ -374,13 +384,12 @@ void mesh__on_missing(mesh_link *l, const mesh_msg *m)
         return;
     /* It claimed the root but lacks a piece of it: treat like a failed
      * proof for this root so repair does not count it. */
-    for (size_t i = 0; i < l->nhave; i++)
-        if (gosr_hash_equal(&l->haves[i].root, &j->root))
-            l->haves[i].proof_failed = l->haves[i].proof_hard = true;
+    mesh__distrust(l->node, &l->peer_id, &j->root);
     item_release(l, it, true);
 }
 
-/* ---- jobs: scheduling --------------------------------------------------------------------- */
+/* ---- jobs: scheduling
+ * --------------------------------------------------------------------- */
 
 /* Best link to fetch an item of root from: holds root, not banned, room
  * in its window, not the peer that failed this item when others exist. */
@@ -396,6 +405,7 @@ static mesh_link *pick(gosr_mesh_node *n, const gosr_hash *root,
         for (size_t i = 0; i < l->nhave; i++)
             if (gosr_hash_equal(&l->haves[i].root, root))
                 failed = l->haves[i].proof_failed;
+        failed = failed || mesh__distrusted(n, &l->peer_id, root);
         mesh_rep *r = mesh__rep(n, &l->peer_id);
         if (failed || (r && r->banned))
             continue;

@@ -476,6 +476,14 @@ static int sb_random(lua_State *L)
     return 1;
 }
 
+/* math.randomseed: the host seeds the RNG (per module and tick), so a
+ * script's reseed (a common startup idiom) is accepted and ignored. */
+static int sb_randomseed(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+
 static bool deterministic(lua_State *L)
 {
     return sb_of(L)->cfg.mode == GOSR_SANDBOX_DETERMINISTIC;
@@ -621,7 +629,7 @@ static void build_libs(lua_State *L, int g0)
         {"create", sb_co_create}, {"resume", sb_co_resume},
         {"wrap", sb_co_wrap}, {"close", sb_co_close}, {NULL, NULL}};
     static const char *const co_trap[] = {NULL};
-    static const char *const math_trap[] = {"randomseed", NULL};
+    static const char *const math_trap[] = {NULL};
     static const char *const os_trap[] = {"execute", "exit", "getenv",
         "remove", "rename", "tmpname", "setlocale", NULL};
     static const char *const os_keep[] = {"difftime", NULL};
@@ -640,7 +648,7 @@ static void build_libs(lua_State *L, int g0)
         lua_insert(L, -2);
         lua_rawset(L, -4);
     }
-    lua_pushnil(L);
+    lua_pushcfunction(L, sb_randomseed);
     lua_setfield(L, -2, "randomseed");
     lua_pushcfunction(L, sb_random);
     lua_setfield(L, -2, "random");
@@ -691,9 +699,11 @@ static void build_table_utf8(lua_State *L, int g0)
 static int env_build_protected(lua_State *L)
 {
     gosr_sandbox *sb = sb_of(L);
+    /* Only the removed facilities trap; compatibility probes such as
+     * `unpack or table.unpack`, `if jit then` or `loadstring or load` read
+     * nil as usual. */
     static const char *const gtrap[] = {"io", "debug", "package", "require",
-        "dofile", "loadfile", "loadstring", "module", "setfenv", "getfenv",
-        "newproxy", "unpack", "jit", "ffi", NULL};
+        "dofile", "loadfile", NULL};
     luaL_requiref(L, "_G", luaopen_base, 1);
     luaL_requiref(L, "coroutine", luaopen_coroutine, 1);
     luaL_requiref(L, "table", luaopen_table, 1);

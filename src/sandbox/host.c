@@ -399,7 +399,7 @@ static int export_trampoline(lua_State *L)
     sb__check_killed(L);
     if (rc != GOSR_OK) {
         gosr_sbv_free(&ret);
-        return luaL_error(L, "%s: %s", fn, err.reason);
+        return luaL_error(L, "%s: %s: %s", fn, err.reason, err.detail);
     }
     rc = sb__push_value(L, &ret, &mod->cfg.limits);
     gosr_sbv_free(&ret);
@@ -429,17 +429,20 @@ int gosr_sandbox_export(gosr_sandbox *mod, const char *api,
         !valid_ident(api, strlen(api)) || !valid_ident(fn, strlen(fn)))
         return gosr_error_set(err, GOSR_EINVAL, "bad_export",
                               "export needs two sandboxes and identifiers");
-    if (mod->in_call)
-        return gosr_error_set(err, GOSR_EBUSY, "sandbox_busy", "in a call");
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&mod->busy, &expected, true))
+        return gosr_error_set(err, GOSR_EBUSY, "sandbox_busy", "in use");
     lua_State *L = mod->L;
     lua_pushcfunction(L, export_protected);
     lua_pushstring(L, api);
     lua_pushstring(L, fn);
     lua_pushlightuserdata(L, provider);
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    int st = lua_pcall(L, 3, 0, 0);
+    if (st != LUA_OK)
         lua_pop(L, 1);
+    atomic_store(&mod->busy, false);
+    if (st != LUA_OK)
         return gosr_error_set(err, GOSR_EEXIST, "name_taken",
                               "cannot install %s.%s", api, fn);
-    }
     return GOSR_OK;
 }

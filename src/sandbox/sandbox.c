@@ -324,10 +324,6 @@ static int call_precheck(gosr_sandbox *sb, gosr_error *err)
 {
     if (sb->dead)
         return fault_error(sb, err);
-    if (sb->in_call)
-        return gosr_error_set(err, GOSR_EBUSY, "sandbox_busy",
-                              "sandbox '%s' is already running a call",
-                              sb->name);
     memset(&sb->fault, 0, sizeof sb->fault);
     if (sb->tick_fuel_used >= sb->cfg.tick_fuel) {
         sb->fault.reason = GOSR_SB_FUEL;
@@ -459,8 +455,8 @@ static int compile(gosr_sandbox *sb, const char *src, size_t len,
     return gosr_error_set(err, GOSR_EFORMAT, "syntax", "%s", msg);
 }
 
-int gosr_sandbox_load(gosr_sandbox *sb, const char *src, size_t len,
-                      const char *chunkname, gosr_sbv *ret, gosr_error *err)
+static int load_held(gosr_sandbox *sb, const char *src, size_t len,
+                     const char *chunkname, gosr_sbv *ret, gosr_error *err)
 {
     int rc = call_precheck(sb, err);
     if (rc != GOSR_OK)
@@ -544,9 +540,9 @@ static int push_global(gosr_sandbox *sb, const char *name)
     return GOSR_OK;
 }
 
-int gosr_sandbox_call(gosr_sandbox *sb, const char *fn, const gosr_sbv *args,
-                      size_t nargs, gosr_sbv *ret, size_t nret,
-                      gosr_error *err)
+static int call_held(gosr_sandbox *sb, const char *fn, const gosr_sbv *args,
+                     size_t nargs, gosr_sbv *ret, size_t nret,
+                     gosr_error *err)
 {
     for (size_t i = 0; i < nret; i++)
         ret[i] = (gosr_sbv){0};
@@ -583,6 +579,72 @@ int gosr_sandbox_call(gosr_sandbox *sb, const char *fn, const gosr_sbv *args,
     return rc;
 }
 
+/* ---- the public entry points: one API operation at a time --------------- */
+
+static int get_global_held(gosr_sandbox *sb, const char *name, gosr_sbv *ret,
+                           gosr_error *err);
+static int set_global_held(gosr_sandbox *sb, const char *name,
+                           const gosr_sbv *v, gosr_error *err);
+
+static bool acquire(gosr_sandbox *sb, gosr_error *err)
+{
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&sb->busy, &expected, true))
+        return true;
+    gosr_error_set(err, GOSR_EBUSY, "sandbox_busy",
+                   "sandbox '%s' is in use (re-entry or another thread)",
+                   sb->name);
+    return false;
+}
+
+static void release(gosr_sandbox *sb) { atomic_store(&sb->busy, false); }
+
+int gosr_sandbox_load(gosr_sandbox *sb, const char *src, size_t len,
+                      const char *chunkname, gosr_sbv *ret, gosr_error *err)
+{
+    if (ret)
+        *ret = (gosr_sbv){0};
+    if (!acquire(sb, err))
+        return GOSR_EBUSY;
+    int rc = load_held(sb, src, len, chunkname, ret, err);
+    release(sb);
+    return rc;
+}
+
+int gosr_sandbox_call(gosr_sandbox *sb, const char *fn, const gosr_sbv *args,
+                      size_t nargs, gosr_sbv *ret, size_t nret,
+                      gosr_error *err)
+{
+    for (size_t i = 0; i < nret; i++)
+        ret[i] = (gosr_sbv){0};
+    if (!acquire(sb, err))
+        return GOSR_EBUSY;
+    int rc = call_held(sb, fn, args, nargs, ret, nret, err);
+    release(sb);
+    return rc;
+}
+
+int gosr_sandbox_get_global(gosr_sandbox *sb, const char *name, gosr_sbv *ret,
+                            gosr_error *err)
+{
+    *ret = (gosr_sbv){0};
+    if (!acquire(sb, err))
+        return GOSR_EBUSY;
+    int rc = get_global_held(sb, name, ret, err);
+    release(sb);
+    return rc;
+}
+
+int gosr_sandbox_set_global(gosr_sandbox *sb, const char *name,
+                            const gosr_sbv *v, gosr_error *err)
+{
+    if (!acquire(sb, err))
+        return GOSR_EBUSY;
+    int rc = set_global_held(sb, name, v, err);
+    release(sb);
+    return rc;
+}
+
 void gosr_sandbox_tick_begin(gosr_sandbox *sb, uint64_t tick)
 {
     sb->tick = tick;
@@ -613,8 +675,8 @@ const char *gosr_sandbox_log(const gosr_sandbox *sb, size_t *len)
     return sb->log.data ? (const char *)sb->log.data : "";
 }
 
-int gosr_sandbox_get_global(gosr_sandbox *sb, const char *name, gosr_sbv *ret,
-                            gosr_error *err)
+static int get_global_held(gosr_sandbox *sb, const char *name, gosr_sbv *ret,
+                           gosr_error *err)
 {
     *ret = (gosr_sbv){0};
     if (sb->in_call)
@@ -628,8 +690,8 @@ int gosr_sandbox_get_global(gosr_sandbox *sb, const char *name, gosr_sbv *ret,
     return rc;
 }
 
-int gosr_sandbox_set_global(gosr_sandbox *sb, const char *name,
-                            const gosr_sbv *v, gosr_error *err)
+static int set_global_held(gosr_sandbox *sb, const char *name,
+                           const gosr_sbv *v, gosr_error *err)
 {
     if (sb->in_call)
         return gosr_error_set(err, GOSR_EBUSY, "sandbox_busy", "in a call");

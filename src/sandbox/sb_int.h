@@ -60,7 +60,10 @@ struct gosr_sandbox {
     char *stack_base;        /* C stack address at call start (matcher
                                 stack guard); runner only */
     uint64_t rng[4];         /* xoshiro256** state */
-    bool in_call;            /* a call is running (re-entry guard) */
+    bool in_call;            /* a call is running; runner only */
+    atomic_bool busy;        /* an API operation holds the sandbox: makes
+                                re-entry and concurrent use fail with
+                                GOSR_EBUSY instead of racing */
     bool dead;               /* a kill happened; calls refused */
     gosr_sandbox_fault fault;/* last fault record */
     sb_arm arm;              /* watchdog registration */

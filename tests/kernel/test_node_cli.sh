@@ -151,6 +151,13 @@ if command -v curl >/dev/null; then
   code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
     "$url/v1/modules")
   [ "${code:0:1}" = 4 ] && ok || bad "empty upload: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    -d '{"name":"game:player_joined:v1:completed","user":"ada"}' \
+    "$url/v1/events")
+  [ "$code" = 202 ] && ok || bad "input event: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    -d '{"name":"Not An Event"}' "$url/v1/events")
+  [ "$code" = 400 ] && ok || bad "bad event name: HTTP $code"
 fi
 
 # ---- SIGTERM: clean stop, same active version after restart --------------
@@ -190,6 +197,22 @@ has "$T/out" "ledger intact"
 kill -TERM $PID
 wait $PID
 PID=
+
+# ---- --config ------------------------------------------------------------
+printf '{"rate_hz": 50, "quarantine_ticks": 7, "admin": "127.0.0.1:0"}' \
+  >"$T/node.json"
+"$GOSR" serve --data "$D" --trust "$T/root/key.pub" --config "$T/node.json" \
+  >"$T/serve.out" 2>"$T/serve.err" &
+PID=$!
+wait_status rate_hz 50
+expect 0 "$GOSR" modules --data "$D"
+has "$T/out" "mover  active"
+kill -TERM $PID
+wait $PID
+PID=
+printf '{"rate_hz": ' >"$T/broken.json"
+expect 2 "$GOSR" serve --data "$D" --trust "$T/root/key.pub" \
+  --config "$T/broken.json"
 
 echo "test_node_cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -426,3 +426,43 @@ GOSR_TEST(hello_example_runs_with_events)
     gosr_free(b);
     gosr_free(dir);
 }
+
+GOSR_TEST(packed_bulk_host_api)
+{
+    kfix f;
+    kfix_keys(&f);
+    char *dir = gosr_asprintf("%s/node", gosr_test_tmpdir());
+    char *b = kfix_module(
+        &f, "packer", "1.0.0", "{}", ">=0.1.0",
+        "function init(ctx) state = { n = 0 } end\n"
+        "function tick(ctx)\n"
+        "  if state.n == 0 then\n"
+        "    for i = 1, 3 do world.spawn(0, 0, 0, 0, 0, 0) end\n"
+        "    state.n = 3\n"
+        "  end\n"
+        "  local b, nxt = world.query_packed(0, 4096)\n"
+        "  assert(nxt == 0 and #b == 3 * 56)\n"
+        "  local out, pos = {}, 1\n"
+        "  for i = 1, 3 do\n"
+        "    local id, x, y, z, vx, vy, vz, np =\n"
+        "      string.unpack('<i8i8i8i8i8i8i8', b, pos)\n"
+        "    out[i] = string.pack('<i8i8i8i8', id, x + 65536 * i, y, z)\n"
+        "    pos = np\n"
+        "  end\n"
+        "  assert(world.set_packed(table.concat(out)) == 3)\n"
+        "  assert(not pcall(world.set_packed, 'odd length'))\n"
+        "end\n");
+    gosr_node *n = open_node(&f, dir);
+    REQUIRE(n);
+    gosr_error err = {0};
+    CHECK_OK(gosr_node_publish(n, b, true, "t", NULL, &err));
+    CHECK_OK(gosr_node_step(n, 2, &err));
+    gosr_node_counters c;
+    gosr_node_get_counters(n, &c);
+    CHECK_EQ(c.faults, 0);
+    CHECK_EQ(kfix_x(n, 0), 2);
+    CHECK_EQ(kfix_x(n, 2), 6);
+    gosr_node_close(n);
+    gosr_free(b);
+    gosr_free(dir);
+}

@@ -46,13 +46,16 @@ for _ in range(200):
 EOF
 )
 addr() { echo "127.0.0.1:$((BASE + $1))"; }
+# every node's DHT port: a node started late must reach whoever is alive
+BOOT=$(for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s,' "$(addr $i)"; done)
+BOOT=${BOOT%,}
 declare -A PID ID
 
 # start_node I [extra args...]: node I with data dir n I, bootstrapped to 1.
 start_node() {
   local i=$1; shift
   GOSR_LOG=info "$GOSR" mesh node --data "$T/n$i" --listen "$(addr "$i")" \
-    --bootstrap "$(addr 1),$(addr 2),$(addr 3),$(addr 7)" --proof-ms 1500 --repair-ms 500 "$@" \
+    --bootstrap "$BOOT" --proof-ms 800 --repair-ms 500 --dead-ms 8000 "$@" \
     > "$T/n$i.out" 2> "$T/n$i.err" &
   PID[$i]=$!
   PIDS+=("$!")
@@ -196,6 +199,24 @@ healed_without_9() {
 }
 wait_until 60 healed_without_9 || fail "not re-replicated after failed proof"
 echo "[$SECONDS s] ok: failed proof detected and root re-replicated"
+
+# ---- 7b. a hung holder (SIGSTOP: silent, socket still open) is detected by
+# the heartbeat and replaced ------------------------------------------------
+X=""
+for h in $(holders 7 "$R4"); do
+  k=$(idx_of "$h")
+  if [ "$k" != 7 ]; then X=$k; fi
+done
+[ -n "$X" ] || fail "no second holder of mod4"
+kill -STOP "${PID[$X]}"
+stamp "node $X stopped (SIGSTOP)"
+replaced_x() {
+  local hs; hs=$(holders 7 "$R4")
+  [[ " $hs " != *" ${ID[$X]} "* ]] && [ "$(replicas 7 "$R4")" -ge 2 ]
+}
+wait_until 60 replaced_x || { kill -CONT "${PID[$X]}"; fail "hung holder not replaced"; }
+kill -CONT "${PID[$X]}"
+echo "[$SECONDS s] ok: hung holder (node $X) dropped by heartbeat and replaced"
 
 # ---- 8. kill every holder of the first module: unavailable, nothing written --
 alive() { kill -0 "${PID[$1]}" 2>/dev/null; }

@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void pair(mesh_sess *a, mesh_sess *b, gosr_keypair *ka,
-                 gosr_keypair *kb)
+static void pair(mesh_sess *a, mesh_sess *b, gosr_keypair *ka, gosr_keypair *kb)
 {
     uint8_t s1[32] = {1}, s2[32] = {2};
     gosr_keypair_from_seed(ka, s1);
@@ -48,8 +47,13 @@ GOSR_TEST(messages_roundtrip)
     CHECK_EQ(o.len, 4096);
     CHECK_MEM(o.id.b, m.id.b, 32);
     const uint8_t data[5] = "hello";
-    mesh_msg c = {.type = MESH_CHUNK, .req = 3, .kind = GOSR_OBJ_CHUNK,
-                  .off = 2, .total = 7, .data = data, .data_len = 5};
+    mesh_msg c = {.type = MESH_CHUNK,
+                  .req = 3,
+                  .kind = GOSR_OBJ_CHUNK,
+                  .off = 2,
+                  .total = 7,
+                  .data = data,
+                  .data_len = 5};
     CHECK_OK(roundtrip(&c, &o));
     CHECK_EQ(o.total, 7);
     CHECK_EQ(o.data_len, 5);
@@ -98,8 +102,8 @@ GOSR_TEST(decoder_is_strict)
     gosr_buf_free(&b);
     /* CHUNK whose range exceeds its total */
     const uint8_t d[4] = {1, 2, 3, 4};
-    mesh_msg c = {.type = MESH_CHUNK, .off = 2, .total = 5, .data = d,
-                  .data_len = 4};
+    mesh_msg c = {
+        .type = MESH_CHUNK, .off = 2, .total = 5, .data = d, .data_len = 4};
     CHECK_OK(mesh__encode(&c, &b));
     CHECK_STATUS(mesh__decode(b.data, b.len, &o, &err), GOSR_EPROTO);
     CHECK_STR(err.reason, "msg_range");
@@ -131,8 +135,11 @@ GOSR_TEST(frame_length_bounds)
 
 GOSR_TEST(hello_roundtrip_and_rejects)
 {
-    mesh_hello h = {.version = MESH_VERSION, .role = MESH_ROLE_CLIENT,
-                    .tier = 1, .port = 4242}, o;
+    mesh_hello h = {.version = MESH_VERSION,
+                    .role = MESH_ROLE_CLIENT,
+                    .tier = 1,
+                    .port = 4242},
+               o;
     memset(h.eph_pk, 3, 32);
     memset(h.static_pk, 4, 32);
     uint8_t b[MESH_HELLO_LEN];
