@@ -1,7 +1,7 @@
 /*
  * api.c — the node's admin endpoints on the admin layer (docs/kernel.md,
  * "Endpoints"): publish, list modules, activate, roll back, read the
- * ledger, status; and the kernel's Prometheus metrics. Handlers run on
+ * ledger, status, input events; and the kernel's Prometheus metrics. Handlers run on
  * HTTP threads; every change of node state goes through the admin queue to
  * the tick thread (kernel__exec), so it happens between two ticks.
  */
@@ -184,6 +184,41 @@ static int h_ledger(void *ud, const gosr_admin_request *r,
     return GOSR_OK;
 }
 
+/* POST /v1/events {"name", "payload"?, "user"?}: an input event for the
+ * next tick (logged in the session, delivered to on_event). */
+static int h_event(void *ud, const gosr_admin_request *r,
+                   gosr_admin_reply *rep, gosr_error *err)
+{
+    json_t *name = r->json ? json_object_get(r->json, "name") : NULL;
+    json_t *pl = r->json ? json_object_get(r->json, "payload") : NULL;
+    json_t *user = r->json ? json_object_get(r->json, "user") : NULL;
+    if (!json_is_string(name) || (pl && !json_is_string(pl)) ||
+        (user && !json_is_string(user)))
+        return gosr_error_set(err, GOSR_EINVAL, "body_field",
+                              "body needs \"name\" and optional string "
+                              "\"payload\" and \"user\"");
+    gosr_event ev = {0};
+    int rc = gosr_event_set_name(&ev, json_string_value(name), err);
+    if (rc == GOSR_OK && pl)
+        rc = json_string_length(pl) > 65536
+                 ? gosr_error_set(err, GOSR_ETOOBIG, "payload_too_big",
+                                  "payload over 64 KiB")
+                 : gosr_event_set_payload(&ev, json_string_value(pl),
+                                          json_string_length(pl));
+    if (rc == GOSR_OK && user)
+        rc = gosr_event_set_meta(&ev, "user_id", json_string_value(user),
+                                 err);
+    if (rc == GOSR_OK && (rc = gosr_node_submit(ud, &ev)) != GOSR_OK)
+        gosr_error_set(err, rc, "input_queue_full",
+                       "the tick's input queue is full; retry");
+    gosr_event_clear(&ev);
+    if (rc == GOSR_OK) {
+        rep->http_status = 202;
+        rep->json = json_pack("{s:s}", "queued", json_string_value(name));
+    }
+    return rc;
+}
+
 static int status_fn(void *ud, json_t **out, gosr_error *err)
 {
     return gosr_node_status_json(ud, out, err);
@@ -202,6 +237,8 @@ int kernel__api_register(gosr_node *n, gosr_error *err)
          GOSR_ADMIN_ROLE_OPERATOR, GOSR_ADMIN_BODY_JSON, false},
         {"GET", "/v1/ledger", h_ledger, n, GOSR_ADMIN_ROLE_OPERATOR,
          GOSR_ADMIN_BODY_NONE, false},
+        {"POST", "/v1/events", h_event, n, GOSR_ADMIN_ROLE_OPERATOR,
+         GOSR_ADMIN_BODY_JSON, false},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = gosr_admin_server_route(n->admin, &routes[i], err);

@@ -352,8 +352,7 @@ static void on_have(mesh_link *l, const mesh_msg *m)
 {
     for (size_t i = 0; i < l->nhave; i++)
         if (gosr_hash_equal(&l->haves[i].root, &m->id)) {
-            l->haves[i].proof_failed = false; /* re-announced after repair */
-            l->haves[i].proof_hard = false;
+            l->haves[i].proof_failed = false; /* re-announced */
             return;
         }
     if (l->nhave >= MESH_HAVES_MAX)

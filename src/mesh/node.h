@@ -78,9 +78,9 @@ typedef struct mesh_member {
 /* What a peer told us it holds. */
 typedef struct mesh_have {
     gosr_hash root;    /* root id from HAVE */
-    bool proof_failed; /* it failed a storage proof for this root */
-    bool proof_hard;   /* the failure was missing data or a bad MAC (not
-                          a timeout): only a new HAVE clears it */
+    bool proof_failed; /* its last proof for this root timed out (a
+                          pass clears it; hard failures are kept in the
+                          node's distrust list instead) */
 } mesh_have;
 
 enum { LINK_HELLO = 0, LINK_AUTH = 1, LINK_UP = 2, LINK_CLOSING = 3 };
@@ -169,6 +169,15 @@ typedef struct mesh_job {
     struct mesh_job *next; /* node's list */
 } mesh_job;
 
+/* A peer caught without data it announced (failed proof with missing
+ * data or a bad MAC, or MISSING for part of the root): not counted or
+ * used as a holder of that root until `until_ns`, whatever it announces. */
+typedef struct mesh_distrust {
+    gosr_hash peer;    /* node id */
+    gosr_hash root;    /* root it failed */
+    uint64_t until_ns; /* expiry (10 minutes after the failure) */
+} mesh_distrust;
+
 /* A storage proof we are waiting for. */
 typedef struct mesh_pending_proof {
     uint32_t req;     /* request number */
@@ -219,7 +228,9 @@ struct gosr_mesh_node {
     mesh_job *jobs;             /* fetch jobs */
     mesh_pending_proof *proofs; /* outstanding challenges */
     size_t nproofs, capproofs;
-    mesh_lookup *lookups; /* DHT provider lookups */
+    mesh_lookup *lookups;        /* DHT provider lookups */
+    mesh_distrust distrust[256]; /* ring of hard proof failures */
+    size_t ndistrust;            /* entries ever added (ring index) */
     uint64_t last_repair_ns, last_proof_ns, last_save_ns; /* loop clocks */
     uint64_t last_tick_ns; /* previous tick (stall detection) */
     gosr_hash cache_id;    /* serving cache: last object read */
@@ -261,6 +272,10 @@ void mesh__proof_tick(gosr_mesh_node *n);
 void mesh__on_challenge(mesh_link *l, const mesh_msg *m);
 void mesh__on_proof(mesh_link *l, const mesh_msg *m);
 void mesh__on_replicate(mesh_link *l, const mesh_msg *m);
+void mesh__distrust(gosr_mesh_node *n, const gosr_hash *peer,
+                    const gosr_hash *root);
+bool mesh__distrusted(gosr_mesh_node *n, const gosr_hash *peer,
+                      const gosr_hash *root);
 unsigned mesh__holders(gosr_mesh_node *n, const gosr_hash *root, gosr_hash *out,
                        unsigned max);
 void mesh__credits_save(gosr_mesh_node *n);

@@ -291,7 +291,8 @@ static bool link_counts(gosr_mesh_node *n, mesh_link *l, const gosr_hash *root)
         return false;
     for (size_t i = 0; i < l->nhave; i++)
         if (gosr_hash_equal(&l->haves[i].root, root))
-            return !l->haves[i].proof_failed;
+            return !l->haves[i].proof_failed &&
+                   !mesh__distrusted(n, &l->peer_id, root);
     return false;
 }
 
@@ -434,13 +435,36 @@ static void proof_result(gosr_mesh_node *n, const mesh_pending_proof *p,
                  "peer %02x%02x.. failed a storage proof: %s", p->peer.b[0],
                  p->peer.b[1], why);
     }
-    for (size_t i = 0; l && i < l->nhave; i++) {
-        mesh_have *h = &l->haves[i];
-        if (!gosr_hash_equal(&h->root, &p->root) || h->proof_hard)
-            continue;
-        h->proof_failed = why != NULL;
-        h->proof_hard = why && strcmp(why, "proof_timeout") != 0;
-    }
+    bool hard = why && strcmp(why, "proof_timeout") != 0;
+    if (hard)
+        mesh__distrust(n, &p->peer, &p->root);
+    for (size_t i = 0; l && i < l->nhave; i++)
+        if (gosr_hash_equal(&l->haves[i].root, &p->root))
+            l->haves[i].proof_failed = why != NULL && !hard;
+}
+
+void mesh__distrust(gosr_mesh_node *n, const gosr_hash *peer,
+                    const gosr_hash *root)
+{
+    size_t cap = sizeof n->distrust / sizeof n->distrust[0];
+    mesh_distrust *d = &n->distrust[n->ndistrust++ % cap];
+    d->peer = *peer;
+    d->root = *root;
+    d->until_ns = gosr_time_mono_ns() + 600000000000ull;
+}
+
+bool mesh__distrusted(gosr_mesh_node *n, const gosr_hash *peer,
+                      const gosr_hash *root)
+{
+    size_t cap = sizeof n->distrust / sizeof n->distrust[0];
+    size_t k = n->ndistrust < cap ? n->ndistrust : cap;
+    uint64_t now = gosr_time_mono_ns();
+    for (size_t i = 0; i < k; i++)
+        if (n->distrust[i].until_ns > now &&
+            gosr_hash_equal(&n->distrust[i].peer, peer) &&
+            gosr_hash_equal(&n->distrust[i].root, root))
+            return true;
+    return false;
 }
 
 static bool proof_pending(gosr_mesh_node *n, const mesh_link *l,

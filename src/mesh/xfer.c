@@ -384,9 +384,7 @@ void mesh__on_missing(mesh_link *l, const mesh_msg *m)
         return;
     /* It claimed the root but lacks a piece of it: treat like a failed
      * proof for this root so repair does not count it. */
-    for (size_t i = 0; i < l->nhave; i++)
-        if (gosr_hash_equal(&l->haves[i].root, &j->root))
-            l->haves[i].proof_failed = l->haves[i].proof_hard = true;
+    mesh__distrust(l->node, &l->peer_id, &j->root);
     item_release(l, it, true);
 }
 
@@ -407,6 +405,7 @@ static mesh_link *pick(gosr_mesh_node *n, const gosr_hash *root,
         for (size_t i = 0; i < l->nhave; i++)
             if (gosr_hash_equal(&l->haves[i].root, root))
                 failed = l->haves[i].proof_failed;
+        failed = failed || mesh__distrusted(n, &l->peer_id, root);
         mesh_rep *r = mesh__rep(n, &l->peer_id);
         if (failed || (r && r->banned))
             continue;

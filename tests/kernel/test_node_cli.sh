@@ -151,6 +151,13 @@ if command -v curl >/dev/null; then
   code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
     "$url/v1/modules")
   [ "${code:0:1}" = 4 ] && ok || bad "empty upload: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    -d '{"name":"game:player_joined:v1:completed","user":"ada"}' \
+    "$url/v1/events")
+  [ "$code" = 202 ] && ok || bad "input event: HTTP $code"
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$auth" -X POST \
+    -d '{"name":"Not An Event"}' "$url/v1/events")
+  [ "$code" = 400 ] && ok || bad "bad event name: HTTP $code"
 fi
 
 # ---- SIGTERM: clean stop, same active version after restart --------------

@@ -55,7 +55,7 @@ declare -A PID ID
 start_node() {
   local i=$1; shift
   GOSR_LOG=info "$GOSR" mesh node --data "$T/n$i" --listen "$(addr "$i")" \
-    --bootstrap "$BOOT" --proof-ms 800 --repair-ms 500 --dead-ms 5000 "$@" \
+    --bootstrap "$BOOT" --proof-ms 800 --repair-ms 500 --dead-ms 8000 "$@" \
     > "$T/n$i.out" 2> "$T/n$i.err" &
   PID[$i]=$!
   PIDS+=("$!")
