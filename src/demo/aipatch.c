@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GOAL "make ore a little cheaper"
 
 /* A single safe file name: [A-Za-z0-9._-]{1,64}, not "." or "..". */
 static bool safe_name(const char *p)
@@ -73,10 +72,11 @@ static int write_patch_dir(const json_t *out, const char *dir, gosr_error *err)
 }
 
 /* Asks patch_author (ghost tier) for a patch; *out owned by the caller. */
-static int author(demo_run *d, json_t **out, gosr_error *err)
+static int author(demo_run *d, const char *goal, const char *version,
+                  const char *parent, json_t **out, gosr_error *err)
 {
-    json_t *in = json_pack("{s:s, s:s, s:s}", "goal", GOAL, "target_id",
-                           "arena.economy", "version", "1.2.0");
+    json_t *in = json_pack("{s:s, s:s, s:s}", "goal", goal, "target_id",
+                           "arena.economy", "version", version);
     char *text = NULL;
     int rc = in ? gosr_ai_cap_fill_defaults(GOSR_AI_PATCH_AUTHOR, in, err)
                 : GOSR_ENOMEM;
@@ -88,39 +88,43 @@ static int author(demo_run *d, json_t **out, gosr_error *err)
         return rc;
     *out = json_loads(text, 0, NULL);
     gosr_free(text);
-    return *out ? GOSR_OK
-                : gosr_error_set(err, GOSR_EFORMAT, "demo_ai_patch",
-                                 "AI output is not JSON");
+    if (!*out || !json_is_object(json_object_get(*out, "manifest")))
+        return gosr_error_set(err, GOSR_EFORMAT, "demo_ai_patch",
+                              "AI output is not a patch");
+    /* lineage: the pipeline wants the active patch as parent */
+    json_object_set_new(json_object_get(*out, "manifest"), "parent_patch_id",
+                        parent ? json_string(parent) : json_null());
+    return GOSR_OK;
 }
 
-void demo__ai_patch(demo_run *d)
+/* Ownership: *bundle owned by the caller. */
+int demo__ai_patch(demo_run *d, const char *goal, const char *version,
+                   const char *parent, char **bundle, char id[128],
+                   gosr_error *err)
 {
-    gosr_error err = {0};
     json_t *out = NULL;
-    char *dir = gosr_asprintf("%s/ai-patch", d->cfg.out_dir);
-    char *dst = gosr_asprintf("%s/bundles/arena-ai-patch.gmod", d->cfg.out_dir);
+    char *dir = gosr_asprintf("%s/ai-patch-%s", d->cfg.out_dir, version);
+    char *dst = gosr_asprintf("%s/bundles/arena-ai-patch-%s.gmod",
+                              d->cfg.out_dir, version);
     gosr_gmod_pack_opts po = {.key = &d->dev, .chain = &d->cert, .nchain = 1};
     gosr_gmod_verify_opts vo = {.trust_pk = d->root.pk};
-    int rc = (dir && dst) ? author(d, &out, &err) : GOSR_ENOMEM;
+    int rc = (dir && dst) ? author(d, goal, version, parent, &out, err)
+                          : GOSR_ENOMEM;
     if (rc == GOSR_OK)
-        rc = write_patch_dir(out, dir, &err);
+        rc = write_patch_dir(out, dir, err);
     if (rc == GOSR_OK)
-        rc = gosr_gmod_pack(dir, &po, dst, &err);
+        rc = gosr_gmod_pack(dir, &po, dst, err);
     if (rc == GOSR_OK)
-        rc = gosr_gmod_verify_file(dst, &vo, &err);
+        rc = gosr_gmod_verify_file(dst, &vo, err);
     if (rc == GOSR_OK) {
-        const json_t *m = json_object_get(out, "manifest");
-        const char *id = json_string_value(json_object_get(m, "id"));
-        json_object_set_new(d->facts, "ai_patch_id", json_string(id ? id : ""));
-        json_object_set_new(d->facts, "ai_patch_bundle", json_string(dst));
-        demo__step(d, "ai_patch", true,
-                   "the AI core's patch_author (ghost tier, offline) wrote %s "
-                   "(\"%s\"); packed as kind patch, signed and verified: %s",
-                   id ? id : "?", GOAL, dst);
-    } else {
-        demo__step(d, "ai_patch", false, "%s: %s", err.reason, err.detail);
+        const char *mid = json_string_value(
+            json_object_get(json_object_get(out, "manifest"), "id"));
+        snprintf(id, 128, "%s", mid ? mid : "?");
+        *bundle = dst;
+        dst = NULL;
     }
     json_decref(out);
     gosr_free(dir);
     gosr_free(dst);
+    return rc;
 }

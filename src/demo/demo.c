@@ -185,7 +185,10 @@ static int open_node(demo_run *d, gosr_error *err)
         .capacity = 4096 + 2 * d->cfg.bots,
         .kv_capacity = 4096 + 6 * d->cfg.bots, .seed = d->cfg.seed,
         .hash_ticks = true};
+    gosr_patch_config pc = {.trust_pk = d->root.pk, .stage_ticks = 15};
     int rc = gosr_node_open(&nc, &d->node, err);
+    if (rc == GOSR_OK) /* before start: the pipeline adds admin routes */
+        rc = gosr_patch_open(d->node, &pc, &d->pm, err);
     if (rc == GOSR_OK)
         rc = gosr_node_start(d->node, err);
     if (rc != GOSR_OK)
@@ -229,19 +232,6 @@ static void apply_defaults(demo_run *d, const gosr_demo_config *cfg)
         d->cfg.seed = 1;
 }
 
-/* The AI patch, and the steps that need the patch pipeline (docs/demo.md,
- * "Steps"). */
-static void pipeline_steps(demo_run *d)
-{
-    const char *why = "the patch pipeline (issue 5) is not in this build: "
-                      "no canary, staged rollout or kill switch to drive";
-    demo__ai_patch(d);
-    demo__not_run(d, "canary_and_staged_rollout", why);
-    demo__not_run(d, "kill_switch", why);
-    json_object_set_new(d->facts, "patch_state", json_string("not_run"));
-    json_object_set_new(d->facts, "killswitch_refused", json_null());
-}
-
 /* Setup: directories, keys, node, publish. */
 static int setup(demo_run *d, gosr_error *err)
 {
@@ -264,7 +254,8 @@ static int setup(demo_run *d, gosr_error *err)
                d->cfg.out_dir);
     if ((rc = open_node(d, err)) != GOSR_OK)
         return rc;
-    demo__step(d, "node", true, "node in %s, admin on 127.0.0.1:%u, 30 Hz",
+    demo__step(d, "node", true,
+               "node + patch pipeline in %s, admin on 127.0.0.1:%u, 30 Hz",
                d->node_dir, gosr_node_admin_port(d->node));
     if ((rc = publish_v1(d, err)) != GOSR_OK)
         return rc;
@@ -277,6 +268,7 @@ static int setup(demo_run *d, gosr_error *err)
 static void run_free(demo_run *d)
 {
     gosr_arena_close(d->view);
+    gosr_patch_close(d->pm);
     gosr_node_close(d->node);
     gosr_demo_bots_destroy(d->bots);
     gosr_keypair_wipe(&d->root);
@@ -312,7 +304,6 @@ int gosr_demo_run(const gosr_demo_config *cfg, json_t **report,
     if (rc == GOSR_OK)
         rc = demo__play(&d, err);
     if (rc == GOSR_OK) {
-        pipeline_steps(&d);
         gosr_error e2 = {0};
         if (demo__script_times(&d, &e2) != GOSR_OK)
             demo__progress(&d, "script times: %s: %s", e2.reason, e2.detail);

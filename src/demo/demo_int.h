@@ -8,6 +8,7 @@
 
 #include "gosr/crypto.h"
 #include "gosr/demo.h"
+#include "gosr/patch.h"
 
 /* One run. */
 typedef struct demo_run {
@@ -19,6 +20,7 @@ typedef struct demo_run {
     gosr_keypair dev;       /* signer */
     gosr_cert cert;         /* signer's certificate */
     gosr_node *node;        /* the node (owned) */
+    gosr_patch_mgr *pm;     /* the node's patch pipeline (owned) */
     gosr_arena *view;       /* read-only view of OUT/node/world.arena */
     gosr_demo_bots *bots;   /* players (owned) */
     json_t *steps;          /* [{name, result, detail}] */
@@ -44,8 +46,21 @@ void demo__sample_ticks(demo_run *d);
 /* play.c: KPIs now, stored as d->kpis[phase]. */
 void demo__kpis(demo_run *d, const char *phase);
 
-/* aipatch.c: the AI core writes, the demo packs and verifies a patch. */
-void demo__ai_patch(demo_run *d);
+/* aipatch.c: the AI core's patch_author (ghost tier) writes a patch for
+ * `goal` at `version`; packed, signed, verified into *bundle (owned by the
+ * caller) and its manifest id into id[128]. */
+int demo__ai_patch(demo_run *d, const char *goal, const char *version,
+                   const char *parent, char **bundle, char id[128],
+                   gosr_error *err);
+/* pipeline.c: the AI patch through the pipeline to active, the patch
+ * rollback and the kill switch (called from the play phase). */
+void demo__patch_to_active(demo_run *d);
+void demo__patch_rollback(demo_run *d);
+void demo__killswitch(demo_run *d);
+/* play.c: bots play and ticks are sampled for `ms` more. */
+int demo__play_for(demo_run *d, uint64_t ms, gosr_error *err);
+/* play.c: a marker on the tick plot at the current tick. */
+void demo__mark(demo_run *d, const char *kind, const char *label);
 
 /* report.c: script time per module from the node's /metrics endpoint. */
 int demo__script_times(demo_run *d, gosr_error *err);

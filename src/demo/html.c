@@ -274,7 +274,7 @@ void gosr_demo_print_summary(const json_t *r, FILE *fp)
     }
     fprintf(fp, "ledger: %zu rows\n", json_array_size(json_object_get(r, "ledger")));
     json_array_foreach(json_object_get(r, "ledger"), i, v)
-        fprintf(fp, "  #%-3" JSON_INTEGER_FORMAT " %-18s %-9s %-15s %s\n", json_integer_value(json_object_get(v, "seq")),
+        fprintf(fp, "  #%-3" JSON_INTEGER_FORMAT " %-18s %-17s %-15.15s %s\n", json_integer_value(json_object_get(v, "seq")),
                 json_string_value(json_object_get(v, "actor")), json_string_value(json_object_get(v, "action")),
                 json_string_value(json_object_get(v, "subject")), json_string_value(json_object_get(v, "version")));
     fprintf(fp, "report: %s/report.html, %s/report.json\n", json_string_value(json_object_get(r, "out_dir")),

@@ -1,8 +1,10 @@
 /*
  * play.c — the timed phase of `gosr demo`: bots play arena v1 while the
- * node ticks at 30 Hz; at 30% of the run arena.economy is hot-swapped
- * 1.0.0 -> 1.1.0 (publish, activate, probation, retire), at 70% the
- * operator rolls it back to the previous known-good version. Tick
+ * node ticks at 30 Hz; arena.economy is hot-swapped 1.0.0 -> 1.1.0
+ * (publish, activate, probation, retire), an AI patch goes through the
+ * pipeline (pipeline.c), the operator rolls the module back to the
+ * previous known-good version, the patch is rolled back, and the kill
+ * switch refuses a new patch (timeline above demo__play). Tick
  * durations, markers and KPIs are collected for the report, and the world
  * is read only through a read-only arena view (gosr_demo_read_kpis).
  * Design: docs/demo.md ("Timeline", "Facts").
@@ -177,7 +179,7 @@ static uint64_t now_tick(demo_run *d)
     return c.ticks;
 }
 
-static void mark(demo_run *d, const char *kind, const char *label)
+void demo__mark(demo_run *d, const char *kind, const char *label)
 {
     json_array_append_new(d->markers,
                           json_pack("{s:I, s:s, s:s}", "tick",
@@ -258,7 +260,7 @@ static void do_swap(demo_run *d)
         demo__step(d, "hot_swap", false, "%s: %s", err.reason, err.detail);
         return;
     }
-    mark(d, "swap", "arena.economy 1.0.0 -> 1.1.0");
+    demo__mark(d, "swap", "arena.economy 1.0.0 -> 1.1.0");
     char st[32];
     bool quar = true;
     uint64_t w0 = gosr_time_mono_ns();
@@ -307,7 +309,7 @@ static void do_rollback(demo_run *d)
     }
     char label[160];
     snprintf(label, sizeof label, "arena.economy %s -> %s", before, after);
-    mark(d, "rollback", label);
+    demo__mark(d, "rollback", label);
     json_object_set_new(d->facts, "rollback_from_version", json_string(before));
     json_object_set_new(d->facts, "rollback_restored_version",
                         json_string(after));
@@ -315,6 +317,15 @@ static void do_rollback(demo_run *d)
                "%s (previous known-good)", label);
 }
 
+int demo__play_for(demo_run *d, uint64_t ms, gosr_error *err)
+{
+    return play_until(d, elapsed_ms(d, d->t0) + ms, err);
+}
+
+/* Timeline (fractions of --duration from the start of play; a step that
+ * takes longer pushes the next ones back): 25 % hot swap, 40 % AI patch
+ * through the pipeline, 60 % module rollback, 70 % patch rollback, 80 %
+ * kill switch. */
 int demo__play(demo_run *d, gosr_error *err)
 {
     uint64_t D = d->cfg.duration_ms, start = elapsed_ms(d, d->t0);
@@ -323,14 +334,23 @@ int demo__play(demo_run *d, gosr_error *err)
         return rc;
     demo__progress(d, "%u bots joining (inputs through gosr_node_submit)",
                    d->cfg.bots);
-    if ((rc = play_until(d, start + D * 30 / 100, err)) != GOSR_OK)
+    if ((rc = play_until(d, start + D * 25 / 100, err)) != GOSR_OK)
         return rc;
     demo__kpis(d, "before_swap");
     do_swap(d);
-    if ((rc = play_until(d, start + D * 70 / 100, err)) != GOSR_OK)
+    if ((rc = play_until(d, start + D * 40 / 100, err)) != GOSR_OK)
         return rc;
     demo__kpis(d, "after_swap");
+    demo__patch_to_active(d);
+    if ((rc = play_until(d, start + D * 60 / 100, err)) != GOSR_OK)
+        return rc;
     do_rollback(d);
+    if ((rc = play_until(d, start + D * 70 / 100, err)) != GOSR_OK)
+        return rc;
+    demo__patch_rollback(d);
+    if ((rc = play_until(d, start + D * 80 / 100, err)) != GOSR_OK)
+        return rc;
+    demo__killswitch(d);
     if ((rc = play_until(d, start + D, err)) != GOSR_OK)
         return rc;
     demo__kpis(d, "end");

@@ -3,10 +3,11 @@
 # (--duration 5s) writes report.json and report.html, and the report's
 # facts hold: the hot swap of arena.economy happened with no missed tick
 # and retired the old version, the operator rollback restored the previous
-# version (1.0.0), the ledger verifies and records both; steps that need
-# the patch pipeline are either marked not_run (never faked) or, once the
-# pipeline is in, the patch reached active and the kill switch refused a new
-# patch. Bad arguments are usage errors; --out never deletes a directory
+# version (1.0.0), the AI core's patch went through the pipeline (canary,
+# staged rollout) to active at 100 %, its rollback restored the previous
+# known-good, the kill switch refused a new patch and was turned on again,
+# the ledger verifies and records all of it. Bad arguments are usage
+# errors; --out never deletes a directory
 # that is not a demo node. Env: GOSR. Design under test: docs/demo.md.
 set -u
 GOSR=${GOSR:?set GOSR to the gosr binary}
@@ -54,13 +55,22 @@ need(r["kpis"]["after_swap"]["economy"]["ver"] == "1.1.0", "kpi after swap from 
 need(r["bots"]["in_world"] == 200 and r["bots"]["inputs_sent"] > 1000, "200 bots played")
 steps = {s["name"]: s["result"] for s in r["steps"]}
 need(all(steps[s] == "ok" for s in ("keys", "node", "publish_v1", "hot_swap", "rollback")), "steps ok")
-if f["patch_state"] == "not_run":
-    need(steps["canary_and_staged_rollout"] == "not_run" and steps["kill_switch"] == "not_run"
-         and f["killswitch_refused"] is None, "not_run is explicit")
-else:
-    need(f["patch_state"] == "active", "patch reached active")
-    need(f["killswitch_refused"] is True, "kill switch refused a new patch")
-need(steps["ai_patch"] == "ok" and f["ai_patch_id"].startswith("arena.economy-patch-"), "AI patch written")
+# the AI patch through the whole pipeline, its rollback, the kill switch
+need(steps["ai_patch"] == "ok" and f["ai_patch_series"].startswith("arena.economy-patch-"), "AI patch written")
+need(steps["canary_and_staged_rollout"] == "ok", "pipeline step ok")
+need(f["patch_state"] == "active" and f["patch_rollout_pct"] == 100, "patch reached active at 100%")
+need(f["patch_after_rollback"] == "rolled_back" and f["patch_rollback_restored"] == "no patch",
+     "patch rollback restored the previous known-good (none)")
+need(f["killswitch_refused"] is True and f["killswitch_refusal_reason"] == "policy_ingest_disabled",
+     "kill switch refused a new patch")
+need(f["killswitch_on_again"] is True, "kill switch on again")
+acts = [x["action"] for x in r["ledger"]]
+for a in ("patch.draft", "patch.validated", "patch.canary", "patch.approved",
+          "patch.active", "patch.rolled_back", "patch.killswitch"):
+    need(a in acts, "ledger has " + a)
+need(acts.count("patch.active") >= 4, "rollout stages in the ledger")
+need(all(k in r["kpis"] for k in ("before_patch", "after_patch")), "kpis around the patch")
+need("patch" in kinds, "patch marker")
 PY
 
 # usage errors and a directory that is not ours
