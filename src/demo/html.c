@@ -216,6 +216,8 @@ int gosr_demo_write_html(const json_t *r, const char *dir, gosr_error *err)
     table_obj(&b, json_object_get(r, "facts"));
     gosr_buf_printf(&b, "<h2>Tick time over the run</h2>");
     svg_ticks(&b, r);
+    static const char *const MARK_COLS[] = {"tick", "kind", "label"};
+    table_rows(&b, json_object_get(r, "markers"), MARK_COLS, 3);
     table_obj(&b, json_object_get(r, "tick_stats"));
     gosr_buf_printf(&b, "<h2>Script time per module</h2>");
     svg_modules(&b, r);
