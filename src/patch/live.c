@@ -67,6 +67,8 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         if (np == 100)
             patch__exec(m, &e, "UPDATE patches SET known_good = 1 WHERE id"
                                " = %Q", id);
+        if (m->m_pct)
+            gosr_admin_series_set(m->m_pct, np);
         pthread_mutex_lock(&m->live_mu);
         m->pct = np;
         m->stage_ticks = 0;
@@ -153,6 +155,8 @@ void patch__live_set(gosr_patch_mgr *m, plive *cur, plive *prev, uint32_t pct)
     memset(&m->live_kpi, 0, sizeof m->live_kpi);
     m->live_run = (prun){0};
     pthread_mutex_unlock(&m->live_mu);
+    if (m->m_pct)
+        gosr_admin_series_set(m->m_pct, cur ? pct : 0);
     if (oc != cur && oc != prev)
         patch__free(oc);
     if (op != cur && op != prev)
@@ -320,6 +324,8 @@ int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
         patch__transition(m, target, "active", actor, "rollback target",
                           json_pack("{s:s}", "rolled_back", active), NULL);
     m->rollbacks++;
+    if (m->m_rollbacks)
+        gosr_admin_series_add(m->m_rollbacks, 1);
     gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s",
              active, target[0] ? target : "(none)", actor, reason);
     patch__alert(m, alert);
