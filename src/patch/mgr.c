@@ -416,6 +416,14 @@ static void process_one(gosr_patch_mgr *m, const char *id)
     if (strcmp(state, "canary") != 0) { /* rejected meanwhile */
         json_decref(dev);
         json_decref(cev);
+    } else if (rc != GOSR_OK && strncmp(e.reason, "determinism_", 12) &&
+               strncmp(e.reason, "canary_", 7)) {
+        /* not the patch's fault (node stopping, snapshot failed): it stays
+         * in canary and is resumed after a restart */
+        json_decref(dev);
+        json_decref(cev);
+        gosr_log(GOSR_LOG_WARN, "patch", "canary of %.12s interrupted: %s",
+                 id, e.reason);
     } else if (rc != GOSR_OK) {
         json_decref(dev);
         json_decref(cev);
