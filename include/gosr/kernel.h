@@ -221,6 +221,9 @@ GOSR_API int gosr_node_world_snapshot(gosr_node *n, gosr_world_snap **out,
                                       gosr_error *err);
 /* The node directory (borrowed until close). */
 GOSR_API const char *gosr_node_dir(gosr_node *n);
+/* The node's metrics registry, rendered at GET /metrics (borrowed until
+ * close; families may be added from any thread). */
+GOSR_API gosr_admin_metrics *gosr_node_metrics(gosr_node *n);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,8 @@
  * registry, ledger, world, tick thread, admin HTTP API on 127.0.0.1) until
  * SIGTERM or SIGINT, which finish the current tick, flush the ledger and
  * remove DIR/admin.json. Signals are blocked before any thread starts and
- * taken with sigwait on the main thread. Design: docs/kernel.md ("Node",
+ * taken with sigwait on the main thread. The patch pipeline (docs/patch.md)
+ * is opened on the node before it starts. Design: docs/kernel.md ("Node",
  * "CLI").
  */
 #include "cli/cli.h"
@@ -166,19 +167,16 @@ static int cmd_serve(int argc, char **argv)
     json_t *keep = NULL;
     if (config && (rc = load_config(config, &c, &keep, json)) != CLI_EXIT_OK)
         return rc;
-    if ((rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
-        (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
-            CLI_EXIT_OK)
-    {
-        gosr_patch_config pc = {.trust_pk = pk};
-        if (keep)
-            patch_config(json_object_get(keep, "patch"), &pc);
-        if (ingest && strcmp(ingest, "on") && strcmp(ingest, "off"))
-            rc = cli_usage_error("--patch-ingest takes on or off");
-        pc.ingest_off_at_start = ingest && !strcmp(ingest, "off");
-        if (rc == CLI_EXIT_OK)
-            rc = run_node(&c, &pc, json);
-    }
+    gosr_patch_config pc = {.trust_pk = pk};
+    if (keep)
+        patch_config(json_object_get(keep, "patch"), &pc);
+    pc.ingest_off_at_start = ingest && !strcmp(ingest, "off");
+    if (ingest && strcmp(ingest, "on") && strcmp(ingest, "off"))
+        rc = cli_usage_error("--patch-ingest takes on or off");
+    else if ((rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
+             (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
+                 CLI_EXIT_OK)
+        rc = run_node(&c, &pc, json);
     json_decref(keep);
     return rc;
 }

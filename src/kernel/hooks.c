@@ -132,3 +132,8 @@ const char *gosr_node_dir(gosr_node *n)
 {
     return n->dir;
 }
+
+gosr_admin_metrics *gosr_node_metrics(gosr_node *n)
+{
+    return n->metrics;
+}

@@ -67,6 +67,8 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         if (np == 100)
             patch__exec(m, &e, "UPDATE patches SET known_good = 1 WHERE id"
                                " = %Q", id);
+        if (m->m_pct)
+            gosr_admin_series_set(m->m_pct, np);
         pthread_mutex_lock(&m->live_mu);
         m->pct = np;
         m->stage_ticks = 0;
@@ -153,6 +155,8 @@ void patch__live_set(gosr_patch_mgr *m, plive *cur, plive *prev, uint32_t pct)
     memset(&m->live_kpi, 0, sizeof m->live_kpi);
     m->live_run = (prun){0};
     pthread_mutex_unlock(&m->live_mu);
+    if (m->m_pct)
+        gosr_admin_series_set(m->m_pct, cur ? pct : 0);
     if (oc != cur && oc != prev)
         patch__free(oc);
     if (op != cur && op != prev)
@@ -267,64 +271,88 @@ static void prune(gosr_patch_mgr *m, const char *active, const char *prev)
     sqlite3_finalize(st);
 }
 
+/* The loaded rollback target: the previous patch is normally still loaded
+ * (it served the owners outside the cohort); *reused says so. */
+static int take_target(gosr_patch_mgr *m, const char *target, plive **tp,
+                       bool *reused, gosr_error *err)
+{
+    char state[32];
+    *tp = NULL;
+    *reused = false;
+    if (!target[0])
+        return GOSR_OK; /* roll back to "no patch" */
+    if (patch__state(m, target, state, sizeof state) != GOSR_OK ||
+        (strcmp(state, "superseded") && strcmp(state, "active")))
+        return gosr_error_set(err, GOSR_ESTATE,
+                              "rollout_target_not_known_good",
+                              "rollback target is not a known-good patch");
+    pthread_mutex_lock(&m->live_mu);
+    if (m->prev && !strcmp(m->prev->id, target)) {
+        *tp = m->prev;
+        *reused = true;
+    }
+    pthread_mutex_unlock(&m->live_mu);
+    return *tp ? GOSR_OK : patch__load(m, target, tp, err);
+}
+
+/* Audit and alert after the switch: transitions (ledger rows), counter,
+ * log line, webhook payload, pruning of old bundles. */
+static int announce(gosr_patch_mgr *m, const char *from, const char *target,
+                    const char *actor, const char *reason, json_t *evidence,
+                    gosr_error *err)
+{
+    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "event",
+                              "patch_rollback", "from", from, "to", target,
+                              "actor", actor, "reason", reason, "evidence",
+                              evidence);
+    int rc = patch__transition(m, from, "rolled_back", actor, reason,
+                               evidence, err);
+    if (target[0])
+        patch__transition(m, target, "active", actor, "rollback target",
+                          json_pack("{s:s}", "rolled_back", from), NULL);
+    m->rollbacks++;
+    if (m->m_rollbacks)
+        gosr_admin_series_add(m->m_rollbacks, 1);
+    gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s",
+             from, target[0] ? target : "(none)", actor, reason);
+    patch__alert(m, alert);
+    prune(m, target, "");
+    return rc;
+}
+
 int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
                            const char *actor, const char *reason,
                            json_t *evidence, gosr_error *err)
 {
-    char active[65], prev[65], state[32];
+    char active[65], prev[65];
     uint32_t pct;
     patch__pointer_get(m, active, prev, &pct);
     const char *target = to ? to : prev;
-    if (!active[0] || !strcmp(target, active)) {
-        json_decref(evidence);
-        return gosr_error_set(err, GOSR_ESTATE, "rollout_nothing_to_roll_back",
-                              "no active patch to roll back from");
-    }
     plive *tp = NULL;
+    bool reused = false;
     int rc = GOSR_OK;
-    if (target[0] && (patch__state(m, target, state, sizeof state) != GOSR_OK ||
-                      (strcmp(state, "superseded") && strcmp(state, "active"))))
-        rc = gosr_error_set(err, GOSR_ESTATE, "rollout_target_not_known_good",
-                            "rollback target is not a known-good patch");
-    if (rc == GOSR_OK && target[0]) { /* usually loaded already */
-        pthread_mutex_lock(&m->live_mu);
-        if (m->prev && !strcmp(m->prev->id, target)) {
-            tp = m->prev;
-            m->prev = NULL;
-        }
-        pthread_mutex_unlock(&m->live_mu);
-        if (!tp)
-            rc = patch__load(m, target, &tp, err);
-    }
+    if (!active[0] || !strcmp(target, active))
+        rc = gosr_error_set(err, GOSR_ESTATE, "rollout_nothing_to_roll_back",
+                            "no active patch to roll back from");
+    if (rc == GOSR_OK)
+        rc = take_target(m, target, &tp, &reused, err);
     uint64_t t0 = gosr_time_mono_ns();
-    if (rc == GOSR_OK) /* the one pointer update */
+    if (rc == GOSR_OK) /* the one pointer update: the commit point */
         rc = patch__pointer_set(m, target, "", 100, err);
     if (rc != GOSR_OK) {
         json_decref(evidence);
-        patch__free(tp);
+        if (!reused)
+            patch__free(tp);
         return rc;
     }
-    patch__live_set(m, tp, NULL, 100);
+    patch__live_set(m, tp, NULL, 100); /* a reused prev becomes cur */
     uint64_t t1 = gosr_time_mono_ns();
     if (!evidence)
         evidence = json_object();
     json_object_set_new(evidence, "to", json_string(target));
-    json_object_set_new(evidence, "switch_ns", json_integer((json_int_t)(t1 - t0)));
-    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "event",
-                              "patch_rollback", "from", active, "to", target,
-                              "actor", actor, "reason", reason, "evidence",
-                              evidence);
-    rc = patch__transition(m, active, "rolled_back", actor, reason, evidence,
-                           err);
-    if (target[0])
-        patch__transition(m, target, "active", actor, "rollback target",
-                          json_pack("{s:s}", "rolled_back", active), NULL);
-    m->rollbacks++;
-    gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s",
-             active, target[0] ? target : "(none)", actor, reason);
-    patch__alert(m, alert);
-    prune(m, target, "");
-    return rc;
+    json_object_set_new(evidence, "switch_ns",
+                        json_integer((json_int_t)(t1 - t0)));
+    return announce(m, active, target, actor, reason, evidence, err);
 }
 
 /* ---- alerts --------------------------------------------------------------- */

@@ -154,8 +154,30 @@ static int restore_live(gosr_patch_mgr *m, gosr_error *err)
     return GOSR_OK;
 }
 
+/* Prometheus families on the node's registry (absent when a previous
+ * manager on this node registered them already). */
+static void metrics(gosr_patch_mgr *m)
+{
+    gosr_admin_metric_desc d[] = {
+        {.name = "gosr_patch_rollbacks_total",
+         .help = "Patch rollbacks (operator and automatic)",
+         .type = GOSR_ADMIN_COUNTER},
+        {.name = "gosr_patch_rollout_percent",
+         .help = "Rollout percentage of the active patch",
+         .type = GOSR_ADMIN_GAUGE},
+    };
+    gosr_admin_series **dst[] = {&m->m_rollbacks, &m->m_pct};
+    gosr_admin_metrics *reg = gosr_node_metrics(m->node);
+    for (size_t i = 0; reg && i < 2; i++) {
+        gosr_admin_metric *f = NULL;
+        if (gosr_admin_metrics_add(reg, &d[i], &f, NULL) == GOSR_OK)
+            gosr_admin_metric_series(f, NULL, dst[i], NULL);
+    }
+}
+
 static int open_parts(gosr_patch_mgr *m, gosr_error *err)
 {
+    metrics(m);
     int rc = patch__db_open(m, err);
     if (rc == GOSR_OK)
         rc = patch__host_create(m, err);
@@ -394,6 +416,14 @@ static void process_one(gosr_patch_mgr *m, const char *id)
     if (strcmp(state, "canary") != 0) { /* rejected meanwhile */
         json_decref(dev);
         json_decref(cev);
+    } else if (rc != GOSR_OK && strncmp(e.reason, "determinism_", 12) &&
+               strncmp(e.reason, "canary_", 7)) {
+        /* not the patch's fault (node stopping, snapshot failed): it stays
+         * in canary and is resumed after a restart */
+        json_decref(dev);
+        json_decref(cev);
+        gosr_log(GOSR_LOG_WARN, "patch", "canary of %.12s interrupted: %s",
+                 id, e.reason);
     } else if (rc != GOSR_OK) {
         json_decref(dev);
         json_decref(cev);

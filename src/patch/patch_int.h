@@ -76,6 +76,8 @@ struct gosr_patch_mgr {
     pthread_cond_t cv;          /* wakes the worker / idle waiters */
     json_t *alerts;             /* webhook payloads to send (array) */
     uint64_t rollbacks;         /* rollbacks since open (mu) */
+    gosr_admin_series *m_rollbacks; /* gosr_patch_rollbacks_total or NULL */
+    gosr_admin_series *m_pct;   /* gosr_patch_rollout_percent or NULL */
 };
 
 /* db.c */

@@ -408,3 +408,44 @@ GOSR_TEST(rollout_kpi_breach_rolls_back_automatically_with_webhook)
     gosr_free(url);
     gosr_free(d);
 }
+
+GOSR_TEST(rollout_economy_drift_at_stage_end_rolls_back)
+{
+    pfix_keys(&F);
+    char *d = dir_for("drift");
+    pnode p;
+    pnode_open(&p, &F, d, NULL);
+    char v1[65], v2[65], cur[65];
+    gosr_error err = {0};
+    good_active(&p, v1);
+    /* in the shadow runs (rollout 100) it looks like v1; live at 1 % its
+     * economy jumps tenfold */
+    char *b = pfix_patch(&F, "inflate", "1.1.0", v1, NULL, NULL,
+                         "function tick(ctx)\n"
+                         "  local e = 150\n"
+                         "  if ctx.rollout < 100 then e = 1500 end\n"
+                         "  kpi.report('economy', e)\n"
+                         "end\n");
+    CHECK_OK(submit(&p, b, v2, &err));
+    CHECK(!strcmp(pstate(p.m, v2), "active"));
+    step(&p, 4); /* one stage */
+    CHECK_OK(gosr_patch_active(p.m, cur, NULL));
+    CHECK(!strcmp(cur, v1));
+    CHECK(!strcmp(pstate(p.m, v2), "rolled_back"));
+    json_t *o = NULL;
+    CHECK_OK(gosr_patch_status_json(p.m, v2, &o, &err));
+    json_t *tr = json_object_get(o, "transitions");
+    json_t *last = json_array_get(tr, json_array_size(tr) - 1);
+    CHECK(!strcmp(json_string_value(json_object_get(last, "reason")),
+                  "rollout_economy_drift"));
+    json_decref(o);
+    /* the metric counts it */
+    gosr_buf mb = {0};
+    CHECK_OK(gosr_admin_metrics_render(gosr_node_metrics(p.n), &mb));
+    CHECK(strstr((const char *)mb.data, "gosr_patch_rollbacks_total 1") !=
+          NULL);
+    gosr_buf_free(&mb);
+    gosr_free(b);
+    pnode_close(&p);
+    gosr_free(d);
+}

@@ -4,7 +4,8 @@
 # it is active at 100 %, the kill switch off (submission refused) and on
 # with its audit trail, a second patch then `gosr patch rollback`, a
 # SIGTERM restart with the emergency override `--patch-ingest off`, and the
-# privileged + TOTP override (codes from Debian's oathtool). Env: GOSR =
+# privileged + TOTP override (codes from Debian's oathtool), and `gosr
+# patch generate` (ghost-tier patch_author) taken to active. Env: GOSR =
 # path of the gosr binary. Design under test: docs/patch.md.
 set -u
 
@@ -130,6 +131,15 @@ expect 0 "$GOSR" killswitch on --reason "override verified" --totp "$CODE" \
   --data "$D" --token "$D/admin-privileged.token" --json
 [ "$(jq -r .ai_patch_ingest_enabled "$T/out")" = "true" ] && ok || bad "override failed"
 [ "$(jq -r '.audit[-1].actor' "$T/out")" = "operator:privileged" ] && ok || bad "override actor"
+
+# ---- gosr patch generate: ghost-tier patch_author -> pack -> submit ----------
+expect 2 "$GOSR" patch generate --data "$D"
+expect 0 "$GOSR" patch generate --goal "make cheese a little cheaper" \
+  --key "$T/dev" --cert "$T/dev.cert" --data "$D" --json
+P3=$(jq -r .id "$T/out")
+wait_active "$P3" 100
+expect 0 "$GOSR" patch status "$P3" --data "$D" --json
+[ "$(jq -r .parent "$T/out")" = "$P1" ] && ok || bad "generated patch lineage"
 stop_node
 
 echo "patch cli: $passes passed, $fails failed"
