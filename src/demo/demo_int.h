@@ -31,6 +31,7 @@ typedef struct demo_run {
     json_t *modules;        /* script time per module */
     json_t *ledger;         /* ledger rows */
     uint64_t seen_ticks;    /* ticks already copied into `ticks` */
+    uint64_t last_line;     /* 2-second slot of the last status line */
 } demo_run;
 
 void demo__progress(demo_run *d, const char *fmt, ...)

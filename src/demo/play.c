@@ -212,15 +212,14 @@ static void slot_state(demo_run *d, const char *id, char *st, size_t cap,
 /* Bots play and ticks are sampled until `until_ms` after start. */
 static int play_until(demo_run *d, uint64_t until_ms, gosr_error *err)
 {
-    static uint64_t last_line;
     while (elapsed_ms(d, d->t0) < until_ms) {
         uint64_t r0 = gosr_time_mono_ns();
         int rc = gosr_demo_bots_round(d->bots, d->node, d->view, ACT_PCT, err);
         if (rc != GOSR_OK)
             return rc;
         demo__sample_ticks(d);
-        if (elapsed_ms(d, d->t0) / 2000 != last_line) {
-            last_line = elapsed_ms(d, d->t0) / 2000;
+        if (elapsed_ms(d, d->t0) / 2000 != d->last_line) {
+            d->last_line = elapsed_ms(d, d->t0) / 2000;
             gosr_demo_bot_stats bs;
             gosr_node_counters c;
             gosr_demo_bots_stats(d->bots, &bs);
