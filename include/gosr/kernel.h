@@ -18,6 +18,7 @@
 #ifndef GOSR_KERNEL_H
 #define GOSR_KERNEL_H
 
+#include "gosr/admin.h"
 #include "gosr/base.h"
 #include "gosr/runtime.h"
 #include "gosr/sandbox.h"
@@ -35,7 +36,8 @@ extern "C" {
 #define GOSR_NODE_REGISTRY_FILE "registry.db"
 #define GOSR_NODE_STORE_DIR "store"
 /* Capability groups granted when the operator sets no policy. */
-#define GOSR_NODE_DEFAULT_CAPS "log,world.read,world.write,events.emit,rng"
+#define GOSR_NODE_DEFAULT_CAPS \
+    "log,world.read,world.write,events.emit,rng,patch,kpi"
 
 /* ---- dependency resolution ---------------------------------------------- */
 
@@ -178,6 +180,50 @@ GOSR_API void gosr_node_get_counters(gosr_node *n, gosr_node_counters *out);
  * first, into out; returns how many. */
 GOSR_API size_t gosr_node_recent_ticks(gosr_node *n, uint64_t *out,
                                        size_t max);
+
+/* ---- hooks for the patch pipeline (docs/patch.md, "Kernel hooks") ------- */
+
+/* A gameplay layer on top of the modules (the active patch). Every
+ * callback runs on the tick thread (or the stepping thread). */
+typedef struct gosr_node_layer {
+    /* Called once per tick inside the tick's world batch, after every
+     * module's on_event and tick. A non-OK return is logged, not fatal. */
+    int (*tick)(void *ud, gosr_world *w, uint64_t tick,
+                const gosr_event *events, size_t nevents);
+    /* Answers a module's patch.get(key[, owner]): fills *out (owned by the
+     * caller; leave nil for "nothing"). */
+    int (*get)(void *ud, const char *key, uint64_t owner, gosr_sbv *out);
+    /* A module's kpi.report(name, value). */
+    void (*kpi)(void *ud, const char *name, double value);
+    void *ud; /* passed to the callbacks (borrowed) */
+} gosr_node_layer;
+
+/* Installs (NULL: removes) the layer; copied. Call while the node is not
+ * started (or from a gosr_node_exec job). */
+GOSR_API void gosr_node_set_layer(gosr_node *n, const gosr_node_layer *l);
+/* Adds admin routes registered when the server starts (call before
+ * gosr_node_start; the table is copied, its strings and ud borrowed). */
+GOSR_API int gosr_node_add_routes(gosr_node *n, const gosr_admin_route *r,
+                                  size_t count, gosr_error *err);
+/* Appends a row to the node's activation ledger (same hash chain).
+ * `evidence` (may be NULL) is consumed. Thread safe. */
+GOSR_API int gosr_node_ledger_append(gosr_node *n, const char *actor,
+                                     const char *action, const char *subject,
+                                     const char *version, const char *reason,
+                                     json_t *evidence, gosr_error *err);
+/* Runs fn(arg) on the tick thread between two ticks (directly when the
+ * node is not started). */
+GOSR_API int gosr_node_exec(gosr_node *n, gosr_admin_job_fn fn, void *arg,
+                            gosr_error *err);
+/* A copy of the live world's entities and kv, taken between two ticks
+ * (caller frees with gosr_world_snap_free). */
+GOSR_API int gosr_node_world_snapshot(gosr_node *n, gosr_world_snap **out,
+                                      gosr_error *err);
+/* The node directory (borrowed until close). */
+GOSR_API const char *gosr_node_dir(gosr_node *n);
+/* The node's metrics registry, rendered at GET /metrics (borrowed until
+ * close; families may be added from any thread). */
+GOSR_API gosr_admin_metrics *gosr_node_metrics(gosr_node *n);
 
 #ifdef __cplusplus
 }

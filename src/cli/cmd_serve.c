@@ -3,12 +3,14 @@
  * registry, ledger, world, tick thread, admin HTTP API on 127.0.0.1) until
  * SIGTERM or SIGINT, which finish the current tick, flush the ledger and
  * remove DIR/admin.json. Signals are blocked before any thread starts and
- * taken with sigwait on the main thread. Design: docs/kernel.md ("Node",
+ * taken with sigwait on the main thread. The patch pipeline (docs/patch.md)
+ * is opened on the node before it starts. Design: docs/kernel.md ("Node",
  * "CLI").
  */
 #include "cli/cli.h"
 #include "gosr/crypto.h"
 #include "gosr/kernel.h"
+#include "gosr/patch.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@
 
 #define SERVE_USAGE                                                            \
     "gosr serve --data DIR --trust ROOT.pub [--admin 127.0.0.1:PORT] "         \
-    "[--config FILE] [--rate HZ] [--quarantine N] [--session LOG] [--json]"
+    "[--config FILE] [--rate HZ] [--quarantine N] [--session LOG] "           \
+    "[--patch-ingest on|off] [--json]"
 
 /* Values of a --config JSON file ({"rate_hz", "quarantine_ticks",
  * "capacity", "kv_capacity", "seed", "granted_caps", "revocations",
@@ -73,7 +76,32 @@ static int parse_u32(const char *s, const char *what, uint32_t *out)
     return CLI_EXIT_OK;
 }
 
-static int run_node(gosr_node_config *c, bool json)
+/* The patch pipeline's settings: the "patch" object of --config
+ * (docs/patch.md, "Configuration") and --patch-ingest off. */
+static void patch_config(const json_t *o, gosr_patch_config *pc)
+{
+    json_t *v;
+    if ((v = json_object_get(o, "replay_ticks")))
+        pc->replay_ticks = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "canary_ticks")))
+        pc->canary_ticks = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "stage_ticks")))
+        pc->stage_ticks = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "keep_known_good")))
+        pc->keep_known_good = (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(o, "manual_approval")))
+        pc->manual_approval = json_is_true(v);
+    if ((v = json_object_get(o, "webhook")))
+        pc->webhook_url = json_string_value(v);
+    if ((v = json_object_get(o, "max_fault_rate")))
+        pc->th.max_fault_rate = json_number_value(v);
+    if ((v = json_object_get(o, "max_economy_drift")))
+        pc->th.max_economy_drift = json_number_value(v);
+    if ((v = json_object_get(o, "max_quest_deviation")))
+        pc->th.max_quest_deviation = json_number_value(v);
+}
+
+static int run_node(gosr_node_config *c, gosr_patch_config *pc, bool json)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -82,10 +110,14 @@ static int run_node(gosr_node_config *c, bool json)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
     gosr_node *n = NULL;
     gosr_error err = {0};
+    gosr_patch_mgr *pm = NULL;
     int rc = gosr_node_open(c, &n, &err);
+    if (rc == GOSR_OK) /* the patch pipeline (docs/patch.md) */
+        rc = gosr_patch_open(n, pc, &pm, &err);
     if (rc == GOSR_OK)
         rc = gosr_node_start(n, &err);
     if (rc != GOSR_OK) {
+        gosr_patch_close(pm);
         gosr_node_close(n);
         return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
     }
@@ -100,6 +132,7 @@ static int run_node(gosr_node_config *c, bool json)
     int sig = 0;
     sigwait(&set, &sig);
     gosr_node_stop(n);
+    gosr_patch_close(pm);
     gosr_node_close(n);
     return CLI_EXIT_OK;
 }
@@ -107,7 +140,7 @@ static int run_node(gosr_node_config *c, bool json)
 static int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *trust = NULL, *admin = NULL, *config = NULL,
-               *rate = NULL, *quar = NULL, *session = NULL;
+               *rate = NULL, *quar = NULL, *session = NULL, *ingest = NULL;
     bool json = false;
     const char *pos[1];
     int npos;
@@ -115,6 +148,7 @@ static int cmd_serve(int argc, char **argv)
                       {"admin", &admin, NULL},     {"config", &config, NULL},
                       {"rate", &rate, NULL},       {"quarantine", &quar, NULL},
                       {"session", &session, NULL}, {"json", NULL, &json},
+                      {"patch-ingest", &ingest, NULL},
                       {0}};
     if (cli_parse(argc, argv, opts, pos, 0, &npos) != CLI_EXIT_OK)
         return CLI_EXIT_USAGE;
@@ -133,10 +167,16 @@ static int cmd_serve(int argc, char **argv)
     json_t *keep = NULL;
     if (config && (rc = load_config(config, &c, &keep, json)) != CLI_EXIT_OK)
         return rc;
-    if ((rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
-        (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
-            CLI_EXIT_OK)
-        rc = run_node(&c, json);
+    gosr_patch_config pc = {.trust_pk = pk};
+    if (keep)
+        patch_config(json_object_get(keep, "patch"), &pc);
+    pc.ingest_off_at_start = ingest && !strcmp(ingest, "off");
+    if (ingest && strcmp(ingest, "on") && strcmp(ingest, "off"))
+        rc = cli_usage_error("--patch-ingest takes on or off");
+    else if ((rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
+             (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
+                 CLI_EXIT_OK)
+        rc = run_node(&c, &pc, json);
     json_decref(keep);
     return rc;
 }

@@ -427,6 +427,8 @@ int kernel__host_create(gosr_node *n, gosr_error *err)
     for (size_t i = 0; rc == GOSR_OK && i < sizeof HOST / sizeof HOST[0]; i++)
         rc = gosr_sandbox_host_add(n->host, HOST[i].group, HOST[i].name,
                                    HOST[i].fn, n);
+    if (rc == GOSR_OK)
+        rc = kernel__hooks_host_add(n); /* patch.get, kpi.report */
     if (rc != GOSR_OK)
         return gosr_error_set(err, rc, "host_api", "registering host API");
     return GOSR_OK;

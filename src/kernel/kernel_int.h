@@ -91,6 +91,11 @@ struct gosr_node {
     uint32_t world_count;       /* live entities (ctr_mu) */
     gosr_admin_metrics *metrics;        /* registry (owned or admin's) */
     bool own_metrics;                   /* we destroy metrics */
+    gosr_node_layer layer;      /* patch layer (hooks.c); zero = none;
+                                   tick thread reads */
+    gosr_admin_route *xroutes;  /* extra routes added before start (owned
+                                   array) */
+    size_t nxroutes;            /* entries in xroutes */
     gosr_admin_series *m_tick;          /* tick-time histogram */
     gosr_admin_series *m_swaps, *m_rollbacks, *m_faults, *m_retires;
     gosr_admin_metric *m_script;        /* per-module script time family */
@@ -164,6 +169,9 @@ int kernel__replay_event(gosr_node *n, const gosr_event *ev);
 /* Switch back to the quarantined version, world restored (tick thread). */
 void kernel__roll_back_slot(gosr_node *n, kslot *s, const char *actor,
                             const char *why);
+
+/* hooks.c: the patch layer's host functions (patch.get, kpi.report) */
+int kernel__hooks_host_add(gosr_node *n);
 
 /* api.c */
 int kernel__api_register(gosr_node *n, gosr_error *err);

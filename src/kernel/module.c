@@ -272,6 +272,10 @@ int kernel__system(void *ud, gosr_world *w, uint64_t tick,
         if (s->faulted && !s->probation && gosr_sandbox_is_dead(s->sb))
             s->dead = true; /* killed: stays loaded, no longer run */
     }
+    if (n->layer.tick && /* the patch layer (docs/patch.md) */
+        n->layer.tick(n->layer.ud, w, tick, events, nevents) != GOSR_OK)
+        gosr_log(GOSR_LOG_WARN, "kernel", "patch layer failed at tick %llu",
+                 (unsigned long long)tick);
     return GOSR_OK;
 }
 

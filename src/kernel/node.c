@@ -247,6 +247,8 @@ int gosr_node_start(gosr_node *n, gosr_error *err)
         rc = gosr_admin_server_create(&ac, &n->admin, err);
         if (rc == GOSR_OK)
             rc = kernel__api_register(n, err);
+        for (size_t i = 0; rc == GOSR_OK && i < n->nxroutes; i++)
+            rc = gosr_admin_server_route(n->admin, &n->xroutes[i], err);
         if (rc == GOSR_OK)
             rc = gosr_admin_server_start(n->admin, err);
         if (rc != GOSR_OK) {
@@ -301,6 +303,7 @@ void gosr_node_close(gosr_node *n)
     gosr_node_stop(n);
     gosr_admin_server_destroy(n->admin);
     gosr_admin_queue_destroy(n->queue);
+    gosr_free(n->xroutes);
     for (size_t i = 0; i < n->nslots; i++)
         kernel__slot_clear(&n->slots[i]);
     gosr_free(n->slots);

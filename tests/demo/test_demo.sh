@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# test_demo.sh — issue 8's done-when for `gosr demo`: a short run
+# (--duration 5s) writes report.json and report.html, and the report's
+# facts hold: the hot swap of arena.economy happened with no missed tick
+# and retired the old version, the operator rollback restored the previous
+# version (1.0.0), the AI core's patch went through the pipeline (canary,
+# staged rollout) to active at 100 %, its rollback restored the previous
+# known-good, the kill switch refused a new patch and was turned on again,
+# the ledger verifies and records all of it. Bad arguments are usage
+# errors; --out never deletes a directory
+# that is not a demo node. Env: GOSR. Design under test: docs/demo.md.
+set -u
+GOSR=${GOSR:?set GOSR to the gosr binary}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+"$GOSR" demo --duration 5s --out "$T/out" >"$T/summary" 2>"$T/progress"
+rc=$?
+[ "$rc" -eq 0 ] || { bad "demo exit $rc"; cat "$T/progress" >&2; }
+[ -s "$T/out/report.json" ] || bad "no report.json"
+[ -s "$T/out/report.html" ] || bad "no report.html"
+grep -q "<svg" "$T/out/report.html" || bad "no plot in report.html"
+grep -q "hot_swap" "$T/summary" || bad "summary lacks the swap step"
+grep -q "tick [0-9]*: 200 bots in world" "$T/progress" || bad "no progress lines"
+
+python3 - "$T/out/report.json" <<'PY' || bad "report facts"
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = r["facts"]
+def need(c, what):
+    if not c:
+        print("fact check failed:", what, json.dumps(f), file=sys.stderr)
+        sys.exit(1)
+need(f["swap_active_version"] == "1.1.0", "swap reached 1.1.0")
+need(f["swap_missed_ticks"] == 0, "no missed tick around the swap")
+need(f["swap_retired"] is True and f["swap_rolled_back"] is False, "probation passed")
+need(f["rollback_from_version"] == "1.1.0", "rollback from 1.1.0")
+need(f["rollback_restored_version"] == "1.0.0", "rollback restored 1.0.0")
+need(f["ledger_intact"] is True, "ledger chain verifies")
+rows = [(x["action"], x["subject"], x["version"]) for x in r["ledger"]]
+need(("activate", "arena.economy", "1.1.0") in rows, "ledger activate 1.1.0")
+need(("retire", "arena.economy", "1.0.0") in rows, "ledger retire 1.0.0")
+need(("rollback", "arena.economy", "1.0.0") in rows, "ledger rollback to 1.0.0")
+need(sum(1 for a in rows if a[0] == "activate") == 6, "5 modules + the swap activated")
+kinds = [m["kind"] for m in r["markers"]]
+need("swap" in kinds and "rollback" in kinds, "markers")
+need(len(r["ticks"]) > 100, "tick series")
+need(set(r["modules"]) == {"arena.world", "arena.npc", "arena.economy",
+                           "arena.quests", "arena.dialogue"}, "script time per module")
+need(all(k in r["kpis"] for k in ("before_swap", "after_swap", "end")), "kpi phases")
+need(r["kpis"]["before_swap"]["economy"]["ver"] == "1.0.0", "kpi before swap from 1.0.0")
+need(r["kpis"]["after_swap"]["economy"]["ver"] == "1.1.0", "kpi after swap from 1.1.0")
+need(r["bots"]["in_world"] == 200 and r["bots"]["inputs_sent"] > 1000, "200 bots played")
+steps = {s["name"]: s["result"] for s in r["steps"]}
+need(all(steps[s] == "ok" for s in ("keys", "node", "publish_v1", "hot_swap", "rollback")), "steps ok")
+# the AI patch through the whole pipeline, its rollback, the kill switch
+need(steps["ai_patch"] == "ok" and f["ai_patch_series"].startswith("arena.economy-patch-"), "AI patch written")
+need(steps["canary_and_staged_rollout"] == "ok", "pipeline step ok")
+need(f["patch_state"] == "active" and f["patch_rollout_pct"] == 100, "patch reached active at 100%")
+need(f["patch_after_rollback"] == "rolled_back" and f["patch_rollback_restored"] == "no patch",
+     "patch rollback restored the previous known-good (none)")
+need(f["killswitch_refused"] is True and f["killswitch_refusal_reason"] == "policy_ingest_disabled",
+     "kill switch refused a new patch")
+need(f["killswitch_on_again"] is True, "kill switch on again")
+acts = [x["action"] for x in r["ledger"]]
+for a in ("patch.draft", "patch.validated", "patch.canary", "patch.approved",
+          "patch.active", "patch.rolled_back", "patch.killswitch"):
+    need(a in acts, "ledger has " + a)
+need(acts.count("patch.active") >= 4, "rollout stages in the ledger")
+need(all(k in r["kpis"] for k in ("before_patch", "after_patch")), "kpis around the patch")
+need("patch" in kinds, "patch marker")
+PY
+
+# usage errors and a directory that is not ours
+"$GOSR" demo --duration soon >/dev/null 2>&1
+[ $? -eq 2 ] || bad "--duration soon should be a usage error"
+"$GOSR" demo --bots 0 >/dev/null 2>&1
+[ $? -eq 2 ] || bad "--bots 0 should be a usage error"
+mkdir -p "$T/mine/node" && echo keep >"$T/mine/node/precious"
+"$GOSR" demo --duration 1s --out "$T/mine" --json >"$T/j" 2>/dev/null
+[ $? -eq 1 ] || bad "foreign node dir should fail"
+grep -q demo_out_not_ours "$T/j" || bad "reason demo_out_not_ours"
+[ -f "$T/mine/node/precious" ] || bad "foreign file deleted"
+
+[ "$fails" -eq 0 ] && echo "test_demo: all checks passed"
+exit $((fails > 0))
