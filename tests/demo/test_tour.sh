@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# test_tour.sh — runs the five-minute tour of docs/demo.md word for word
+# test_tour.sh — runs the five-minute tour of README.md word for word
 # (the sh block between <!-- tour --> and <!-- /tour -->) in a scratch
 # checkout view (build/release/gosr -> $GOSR, examples -> the source tree)
 # and checks its outcome: hello swapped to 0.2.0, 0.1.0 retired, ledger
-# intact. Env: GOSR, GOSR_SOURCE_DIR. Design under test: docs/demo.md.
+# intact. Env: GOSR, GOSR_SOURCE_DIR. Design under test: README.md.
 set -u
 GOSR=${GOSR:?set GOSR}
 SRC=${GOSR_SOURCE_DIR:?set GOSR_SOURCE_DIR}
@@ -12,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/build/release"
 ln -s "$GOSR" "$T/build/release/gosr"
 ln -s "$SRC/examples" "$T/examples"
-sed -n '/<!-- tour -->/,/<!-- \/tour -->/p' "$SRC/docs/demo.md" |
+sed -n '/<!-- tour -->/,/<!-- \/tour -->/p' "$SRC/README.md" |
   sed -e '/^<!--/d' -e '/^```/d' >"$T/tour.sh"
 [ "$(wc -l <"$T/tour.sh")" -gt 10 ] || { echo "FAIL: no tour block"; exit 1; }
 (cd "$T" && bash -e tour.sh) >"$T/out" 2>"$T/err"
