@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#define LEAF_BATCH 1024       /* chunks per wide batch (32 KiB of CVs) */
+#define LEAF_BATCH 512        /* chunks per wide batch (16 KiB of CVs) */
 #define PAR_MIN_CHUNKS 1024   /* subtrees below 1 MiB stay on one thread */
 #define PIECE_MIN_CHUNKS 256  /* smallest piece a thread takes: 256 KiB */
 #define MAX_PIECES 256        /* pieces per threaded subtree */
