@@ -7,7 +7,8 @@
  *   compress     one block, chaining value updated in place;
  *   compress_xof one block, the full 64-byte output (root / XOF blocks);
  *   hash_lanes   n independent "lanes" of whole blocks: lane i starts at
- *                in + i * stride and is `blocks` blocks long; lane i uses
+ *                in + i * stride and is `blocks` blocks long (at least
+ *                one: the AVX-512 kernels read block 0 up front); lane i uses
  *                counter + i (or counter for all lanes when inc is false);
  *                the first block gets flags | flags_start, the last gets
  *                flags | flags_end. Writes lane i's 32-byte chaining value
