@@ -128,12 +128,53 @@ static inline __attribute__((always_inline)) void transpose16(__m512i r[16])
     }
 }
 
+/* 16 unaligned bytes at p. */
+static inline __attribute__((always_inline)) __m128i load128(const uint8_t *p)
+{
+    return _mm_loadu_si128((const __m128i *)p);
+}
+
+/* m[w] = word w of the block at p + l*stride, for lanes l = 0..15.
+ * Lane l's words 4q..4q+3 form one 16-byte piece. For each q, a[i] takes
+ * the pieces of lanes i, 4+i, 8+i, 12+i into its four 128-bit blocks,
+ * straight from memory (two 256-bit halves built with 128-bit inserts,
+ * then joined: cheaper than three 512-bit inserts, kernel +2 %). That
+ * does the 128-bit half of the 16x16 transpose without the two stages of
+ * cross-block shuffles; a 4x4 transpose inside every block (two unpack
+ * steps) then gives words 4q..4q+3 of all sixteen lanes in lane order.
+ * The shuffle units are shared with the rotates (measured: the 32-lane
+ * kernel with no transpose at all is 15 % faster); this saves 32 of the
+ * 64 shuffles per block (kernel 7.04 -> 7.25 GB/s, 1 MiB hash +6 %). */
+static inline __attribute__((always_inline)) void
+load_msg16_part(__m512i m[16], const uint8_t *p, size_t stride, int q)
+{
+    {
+        __m512i a[4], t[4];
+        B3_UNROLL for (int i = 0; i < 4; i++) {
+            const uint8_t *s = p + (size_t)i * stride + 16 * q;
+            __m256i lo = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(load128(s)), load128(s + 4 * stride), 1);
+            __m256i hi = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(load128(s + 8 * stride)),
+                load128(s + 12 * stride), 1);
+            a[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        }
+        t[0] = _mm512_unpacklo_epi32(a[0], a[1]);
+        t[1] = _mm512_unpackhi_epi32(a[0], a[1]);
+        t[2] = _mm512_unpacklo_epi32(a[2], a[3]);
+        t[3] = _mm512_unpackhi_epi32(a[2], a[3]);
+        m[4 * q + 0] = _mm512_unpacklo_epi64(t[0], t[2]);
+        m[4 * q + 1] = _mm512_unpackhi_epi64(t[0], t[2]);
+        m[4 * q + 2] = _mm512_unpacklo_epi64(t[1], t[3]);
+        m[4 * q + 3] = _mm512_unpackhi_epi64(t[1], t[3]);
+    }
+}
+
 static inline __attribute__((always_inline)) void
 load_msg16(__m512i m[16], const uint8_t *p, size_t stride)
 {
-    B3_UNROLL for (int l = 0; l < 16; l++)
-        m[l] = _mm512_loadu_si512((const void *)(p + l * stride));
-    transpose16(m);
+    B3_UNROLL for (int q = 0; q < 4; q++)
+        load_msg16_part(m, p, stride, q);
 }
 
 static inline __attribute__((always_inline)) void
@@ -161,8 +202,10 @@ store_cvs16(const __m512i h[8], uint8_t *out)
 #define B3V_ROT8(x) _mm512_ror_epi32(x, 8)
 #define B3V_ROT7(x) _mm512_ror_epi32(x, 7)
 #define B3V_LOAD_MSG load_msg16
+#define B3V_LOAD_MSG_PART load_msg16_part
 #define B3V_STORE_CVS store_cvs16
 #define B3V_INTERLEAVED 1
+#define B3V_PREFETCH_GROUPS 2 /* measured: +2 % at 128 KiB-256 MiB */
 #define B3V_KERNEL lanes16
 #define B3V_ROUND round16
 #include "crypto/blake3_lanes.h"
@@ -205,6 +248,18 @@ load_msg32(lanes32v m[16], const uint8_t *p, size_t stride)
 }
 
 static inline __attribute__((always_inline)) void
+load_msg32_part(lanes32v m[16], const uint8_t *p, size_t stride, int q)
+{
+    __m512i t[16];
+    load_msg16_part(t, p, stride, q);
+    B3_UNROLL for (int i = 4 * q; i < 4 * q + 4; i++)
+        m[i].a = t[i];
+    load_msg16_part(t, p + 16 * stride, stride, q);
+    B3_UNROLL for (int i = 4 * q; i < 4 * q + 4; i++)
+        m[i].b = t[i];
+}
+
+static inline __attribute__((always_inline)) void
 store_cvs32(const lanes32v h[8], uint8_t *out)
 {
     __m512i t[8];
@@ -231,8 +286,10 @@ store_cvs32(const lanes32v h[8], uint8_t *out)
 #define B3V_ROT8(x) L32_ROR(x, 8)
 #define B3V_ROT7(x) L32_ROR(x, 7)
 #define B3V_LOAD_MSG load_msg32
+#define B3V_LOAD_MSG_PART load_msg32_part
 #define B3V_STORE_CVS store_cvs32
 #define B3V_INTERLEAVED 1
+#define B3V_PREFETCH_GROUPS 2 /* measured: +2 % at 128 KiB-256 MiB */
 #define B3V_KERNEL lanes32
 #define B3V_ROUND round32
 #include "crypto/blake3_lanes.h"

@@ -7,12 +7,17 @@
  *   compress     one block, chaining value updated in place;
  *   compress_xof one block, the full 64-byte output (root / XOF blocks);
  *   hash_lanes   n independent "lanes" of whole blocks: lane i starts at
- *                in + i * stride and is `blocks` blocks long; lane i uses
+ *                in + i * stride and is `blocks` blocks long (at least
+ *                one: the AVX-512 kernels read block 0 up front); lane i uses
  *                counter + i (or counter for all lanes when inc is false);
  *                the first block gets flags | flags_start, the last gets
  *                flags | flags_end. Writes lane i's 32-byte chaining value
  *                to out + 32 * i. Chunks are lanes of 16 blocks (stride
- *                1024), parents lanes of 1 block (stride 64).
+ *                1024), parents lanes of 1 block (stride 64). For
+ *                parents (stride 64, one block) out may equal in: lane
+ *                i's CV lands at or below bytes it and the lanes before
+ *                it read, and every kernel reads its lanes' blocks before
+ *                writing their CVs, so a level is reduced in place.
  * A path's hash_lanes takes any n: it runs its widest kernel while enough
  * lanes remain, then narrower ones, then single compressions.
  */

@@ -15,29 +15,26 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#define LEAF_BATCH 128        /* chunks per wide batch (4 KiB of CVs) */
+#define LEAF_BATCH 512        /* chunks per wide batch (16 KiB of CVs) */
 #define PAR_MIN_CHUNKS 1024   /* subtrees below 1 MiB stay on one thread */
 #define PIECE_MIN_CHUNKS 256  /* smallest piece a thread takes: 256 KiB */
 #define MAX_PIECES 256        /* pieces per threaded subtree */
 #define MAX_THREADS 64        /* threads per threaded subtree */
 
 /* Merges `n` side-by-side CVs (a power of two) level by level down to
- * `stop` CVs, written to out. `cvs` is used as scratch. */
+ * `stop` CVs, written to out. Each level is written over the one below it
+ * (the kernels allow out == in for parent levels, see blake3_impl.h), so
+ * `cvs` ends up holding scratch. */
 static void reduce_levels(const crypto__b3_ops *ops, uint8_t *cvs, size_t n,
                           const uint32_t key[8], uint8_t flags, unsigned stop,
                           uint8_t *out)
 {
-    uint8_t tmp[MAX_PIECES / 2 * 32];
-    uint8_t *src = cvs, *dst = tmp;
     while (n > stop) {
-        ops->hash_lanes(src, 64, n / 2, 1, key, 0, false, flags | B3_PARENT,
-                        0, 0, dst);
+        ops->hash_lanes(cvs, 64, n / 2, 1, key, 0, false, flags | B3_PARENT,
+                        0, 0, cvs);
         n /= 2;
-        uint8_t *t = src;
-        src = dst;
-        dst = t;
     }
-    memcpy(out, src, 32 * (size_t)stop);
+    memcpy(out, cvs, 32 * (size_t)stop);
 }
 
 static void parent_cv(const crypto__b3_ops *ops, const uint8_t pair[64],

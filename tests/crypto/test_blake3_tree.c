@@ -169,16 +169,19 @@ static void hash_oneshot(const uint8_t *in, size_t n, uint8_t out[32])
 /* ---- tests -------------------------------------------------------------- */
 
 /* Sizes around every structural edge: blocks, chunks, and subtrees of 2,
- * 4, 16, 128 (a wide batch) and 256 chunks. */
+ * 4, 16, 128, 256, 512 (a wide batch) and 1024 chunks (two batches). */
 static const size_t EDGE_SIZES[] = {
-    0,      1,      63,     64,     65,     1023,   1024,   1025,
-    2047,   2048,   2049,   3072,   4095,   4096,   4097,   16383,
-    16384,  16385,  31744,  65537,  131071, 131072, 131073, 132096,
-    262143, 262144, 262145, 263168, 300001};
+    0,       1,       63,      64,      65,      1023,    1024,
+    1025,    2047,    2048,    2049,    3072,    4095,    4096,
+    4097,    16383,   16384,   16385,   31744,   65537,   131071,
+    131072,  131073,  132096,  262143,  262144,  262145,  263168,
+    300001,  524287,  524288,  524289,  525312,  1048575, 1048576,
+    1048577, 1049600, 1572865};
+#define EDGE_MAX 1572865 /* the largest of EDGE_SIZES */
 
 GOSR_TEST(reference_tree_matches_hasher)
 {
-    size_t max = 300001;
+    size_t max = EDGE_MAX;
     uint8_t *in = make_input(max);
     for (size_t i = 0; i < sizeof EDGE_SIZES / sizeof EDGE_SIZES[0]; i++) {
         size_t n = EDGE_SIZES[i];
@@ -204,7 +207,7 @@ GOSR_TEST(incremental_awkward_splits_equal_oneshot)
         {0, 0, 1024, 1024, 262144, 262145},
         {5, 131073, 131074, 200000, 262143, 262144},
     };
-    size_t max = 300001;
+    size_t max = EDGE_MAX;
     uint8_t *in = make_input(max);
     for (size_t i = 0; i < sizeof EDGE_SIZES / sizeof EDGE_SIZES[0]; i++) {
         size_t n = EDGE_SIZES[i];
