@@ -229,3 +229,88 @@ GOSR_TEST(ai_dialog_answer_arrives_as_logged_event_and_replays)
     gosr_free(log1);
     gosr_free(log2);
 }
+
+static const char MAP_LUA[] =
+    "state = {}\n"
+    "init_ok = pcall(ai.dialog, {})\n"
+    "function init(ctx) state = {ent = 0} end\n"
+    "function tick(ctx)\n"
+    "  if state.ent ~= 0 then return end\n"
+    "  state.ent = world.spawn(0, 0, 0, 0, 0, 0)\n"
+    "  world.kv_set(state.ent, 'init', tostring(init_ok))\n"
+    "  ai.quest({difficulty = 3, player_level = 5, world = {\n"
+    "    items = {{id = 'ore', name = 'Iron ore', value = 4},\n"
+    "             {id = 'gem', name = 'Gem', value = 90}},\n"
+    "    npcs = {{id = 'bram', name = 'Bram'}, {id = 'ola', name = 'Ola'}},\n"
+    "    locations = {'mine', 'town'}}})\n"
+    "  ai.map({width = 16, height = 12, biome = 'forest', spawns = 2})\n"
+    "end\n";
+
+/* Every ai: event's payload, by capability. */
+typedef struct capture2 {
+    char *quest, *map; /* payloads (owned) */
+    int failed;        /* :failed events */
+} capture2;
+
+static int layer_tick2(void *ud, gosr_world *w, uint64_t tick,
+                       const gosr_event *ev, size_t n)
+{
+    capture2 *c = ud;
+    for (size_t i = 0; i < n; i++) {
+        char **slot = !strcmp(ev[i].name, "ai:quest_gen:v1:completed") ? &c->quest
+                      : !strcmp(ev[i].name, "ai:map_gen:v1:completed") ? &c->map
+                                                                       : NULL;
+        c->failed += strncmp(ev[i].name, "ai:", 3) == 0 && !slot;
+        if (slot) {
+            gosr_free(*slot);
+            *slot = gosr_strndup((const char *)ev[i].payload,
+                                 ev[i].payload_len);
+        }
+    }
+    return GOSR_OK;
+}
+
+static void check_output(const char *payload, gosr_ai_cap cap)
+{
+    json_t *p = payload ? json_loads(payload, 0, NULL) : NULL;
+    REQUIRE(p);
+    gosr_error err = {0};
+    CHECK_OK(gosr_ai_schema_validate(gosr_ai_cap_output_schema(cap),
+                                     json_object_get(p, "output"), &err));
+    if (cap == GOSR_AI_MAP_GEN)
+        CHECK_EQ(json_integer_value(
+                     json_object_get(json_object_get(p, "output"), "width")),
+                 16);
+    json_decref(p);
+}
+
+GOSR_TEST(ai_quest_and_map_take_nested_tables_and_init_cannot_call)
+{
+    kfix f;
+    kfix_keys(&f);
+    char *dir = gosr_asprintf("%s/node-map", gosr_test_tmpdir());
+    char *m = pack_mod(&f, "mapper", "[\"world.write\",\"ai\"]", MAP_LUA);
+    gosr_node_config c = {.data_dir = dir, .trust_pk = f.root.pk,
+                          .no_admin = true, .capacity = 64, .kv_capacity = 64};
+    gosr_node *n = NULL;
+    gosr_error err = {0};
+    REQUIRE(gosr_node_open(&c, &n, &err) == GOSR_OK);
+    CHECK_OK(gosr_node_publish(n, m, true, "t", NULL, &err));
+    capture2 cap = {0};
+    gosr_node_set_layer(n, &(gosr_node_layer){.tick = layer_tick2, .ud = &cap});
+    for (int i = 0; i < 5000 && !(cap.quest && cap.map) && !cap.failed; i++) {
+        CHECK_OK(gosr_node_step(n, 1, &err));
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    CHECK_EQ(cap.failed, 0);
+    check_output(cap.quest, GOSR_AI_QUEST_GEN);
+    check_output(cap.map, GOSR_AI_MAP_GEN);
+    char got[64];
+    kv_of(n, 0, "mapper", "init", got, sizeof got);
+    CHECK_STR(got, "false"); /* not from the chunk / init (off the tick) */
+    gosr_node_close(n);
+    gosr_free(cap.quest);
+    gosr_free(cap.map);
+    gosr_free(m);
+    gosr_free(dir);
+}
