@@ -37,7 +37,7 @@ extern "C" {
 #define GOSR_NODE_STORE_DIR "store"
 /* Capability groups granted when the operator sets no policy. */
 #define GOSR_NODE_DEFAULT_CAPS \
-    "log,world.read,world.write,events.emit,rng,patch,kpi"
+    "log,world.read,world.write,events.emit,rng,patch,kpi,ai"
 
 /* ---- dependency resolution ---------------------------------------------- */
 

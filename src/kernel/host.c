@@ -2,7 +2,8 @@
  * host.c — the host API modules call, by capability group (docs/kernel.md,
  * "Host API"): world.read (count, get, query in bulk), world.write
  * (set_pos, set_vel, set_health, set_batch, spawn, despawn, kv_set,
- * kv_del), kv_get under world.read, events.emit, log.info and rng.int.
+ * kv_del), kv_get under world.read, events.emit, log.info and rng.int
+ * (the "ai" group is in aihost.c).
  * World functions work only for the sandbox the tick thread is running
  * right now (n->cur_sb); anywhere else (init or migrate while loading off
  * the tick thread) they fail with world_unavailable.
@@ -429,6 +430,8 @@ int kernel__host_create(gosr_node *n, gosr_error *err)
                                    HOST[i].fn, n);
     if (rc == GOSR_OK)
         rc = kernel__hooks_host_add(n); /* patch.get, kpi.report */
+    if (rc == GOSR_OK)
+        rc = kernel__aihost_add(n); /* ai.dialog, ai.quest, ai.map */
     if (rc != GOSR_OK)
         return gosr_error_set(err, rc, "host_api", "registering host API");
     return GOSR_OK;

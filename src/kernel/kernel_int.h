@@ -7,6 +7,7 @@
 #define GOSR_KERNEL_INT_H
 
 #include "gosr/admin.h"
+#include "gosr/ai.h"
 #include "gosr/crypto.h"
 #include "gosr/kernel.h"
 #include "gosr/store.h"
@@ -96,6 +97,9 @@ struct gosr_node {
     gosr_admin_route *xroutes;  /* extra routes added before start (owned
                                    array) */
     size_t nxroutes;            /* entries in xroutes */
+    gosr_ai_router *ai_router;  /* AI router for the "ai" host group
+                                   (ghost tier only), NULL in a replay */
+    uint64_t ai_next;           /* last ai.* request id (tick thread) */
     gosr_admin_series *m_tick;          /* tick-time histogram */
     gosr_admin_series *m_swaps, *m_rollbacks, *m_faults, *m_retires;
     gosr_admin_metric *m_script;        /* per-module script time family */
@@ -172,6 +176,15 @@ void kernel__roll_back_slot(gosr_node *n, kslot *s, const char *actor,
 
 /* hooks.c: the patch layer's host functions (patch.get, kpi.report) */
 int kernel__hooks_host_add(gosr_node *n);
+
+/* aihost.c: the "ai" host group (ai.dialog, ai.quest, ai.map) */
+int kernel__aihost_add(gosr_node *n);
+/* Creates the node's router (ghost tier only); kernel__ai_close joins it
+ * and must run before the tick loop is destroyed. */
+int kernel__ai_open(gosr_node *n, gosr_error *err);
+void kernel__ai_close(gosr_node *n);
+/* False for an `ai:` event addressed to another module (user_id). */
+bool kernel__ai_event_for(const gosr_event *ev, const char *module);
 
 /* api.c */
 int kernel__api_register(gosr_node *n, gosr_error *err);

@@ -229,6 +229,8 @@ static void run_slot(gosr_node *n, kslot *s, uint64_t tick,
     if (make_ctx(s->ver, tick, &args[0]) != GOSR_OK)
         goto out;
     for (size_t i = 0; i < nevents && !s->faulted; i++) {
+        if (!kernel__ai_event_for(&events[i], s->ver->id))
+            continue; /* an AI answer goes to its requester only */
         if (event_value(&events[i], &args[1]) == GOSR_OK) {
             int rc = call_opt(s->sb, "on_event", args, 2, NULL, NULL);
             if (rc != GOSR_OK && rc != GOSR_ENOENT)

@@ -113,6 +113,7 @@ static int open_parts(gosr_node *n, gosr_error *err)
                  "ledger chain broken: safe mode, activations refused");
     if ((rc = kernel__metrics_init(n, err)) != GOSR_OK ||
         (rc = kernel__host_create(n, err)) != GOSR_OK ||
+        (rc = kernel__ai_open(n, err)) != GOSR_OK ||
         (rc = open_world(n, err)) != GOSR_OK)
         return rc;
     if ((rc = gosr_admin_queue_create(&n->queue)) != GOSR_OK)
@@ -304,6 +305,7 @@ void gosr_node_close(gosr_node *n)
     gosr_admin_server_destroy(n->admin);
     gosr_admin_queue_destroy(n->queue);
     gosr_free(n->xroutes);
+    kernel__ai_close(n); /* before the tick loop its callbacks submit to */
     for (size_t i = 0; i < n->nslots; i++)
         kernel__slot_clear(&n->slots[i]);
     gosr_free(n->slots);
