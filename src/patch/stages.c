@@ -60,24 +60,26 @@ static int lineage(gosr_patch_mgr *m, const gosr_gmod_manifest *man,
                            -1, &st, NULL) != SQLITE_OK)
         return gosr_error_set(err, GOSR_EIO, "patch_db", "lineage");
     sqlite3_bind_text(st, 1, man->id, -1, SQLITE_STATIC);
-    int rc = GOSR_OK;
-    while (rc == GOSR_OK && sqlite3_step(st) == SQLITE_ROW) {
+    gosr_semver top;
+    char top_text[64] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) { /* the newest of the series */
         gosr_semver v;
-        if (gosr_semver_parse((const char *)sqlite3_column_text(st, 0), &v,
-                              NULL) != GOSR_OK)
-            continue;
-        if (gosr_semver_compare(&man->version, &v) <= 0)
-            rc = gosr_error_set(err, GOSR_EDENIED, "integrity_version_rollback",
-                                "version %s is not newer than %s",
-                                man->version_text,
-                                (const char *)sqlite3_column_text(st, 0));
-        else if (man->version.major > v.major + 1)
-            rc = gosr_error_set(err, GOSR_EDENIED,
-                                "integrity_version_fast_forward",
-                                "version %s skips a major version after %s",
-                                man->version_text,
-                                (const char *)sqlite3_column_text(st, 0));
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (gosr_semver_parse(t, &v, NULL) == GOSR_OK &&
+            (!top_text[0] || gosr_semver_compare(&v, &top) > 0)) {
+            top = v;
+            snprintf(top_text, sizeof top_text, "%s", t);
+        }
     }
+    int rc = GOSR_OK;
+    if (top_text[0] && gosr_semver_compare(&man->version, &top) <= 0)
+        rc = gosr_error_set(err, GOSR_EDENIED, "integrity_version_rollback",
+                            "version %s is not newer than %s",
+                            man->version_text, top_text);
+    else if (top_text[0] && man->version.major > top.major + 1)
+        rc = gosr_error_set(err, GOSR_EDENIED, "integrity_version_fast_forward",
+                            "version %s skips a major version after %s",
+                            man->version_text, top_text);
     sqlite3_finalize(st);
     return rc;
 }
