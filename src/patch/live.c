@@ -33,12 +33,21 @@ static bool activations_allowed(const gosr_patch_mgr *m)
     return m->ingest && !m->fail_safe;
 }
 
-/* Stage end or breach: the work that needs the database (mu). */
+/* Stage end or breach: the work that needs the database (mu, taken
+ * without waiting when called from the tick thread). */
 void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
-                        const char *detail, const char *id, json_t *kpi)
+                        const char *detail, const char *id, json_t *kpi,
+                        bool wait)
 {
     gosr_error e = {0};
-    pthread_mutex_lock(&m->mu);
+    if (wait)
+        pthread_mutex_lock(&m->mu);
+    else if (pthread_mutex_trylock(&m->mu) != 0) {
+        /* a submit or command holds the database: the tick thread never
+         * waits for it; the same decision comes up again next tick */
+        json_decref(kpi);
+        return;
+    }
     char active[65], prev[65];
     uint32_t pct;
     patch__pointer_get(m, active, prev, &pct);
@@ -109,7 +118,7 @@ static int layer_tick(void *ud, gosr_world *w, uint64_t tick,
     }
     pthread_mutex_unlock(&m->live_mu);
     if (id[0])
-        patch__rollout_act(m, breach, detail, id, kpi);
+        patch__rollout_act(m, breach, detail, id, kpi, false);
     return GOSR_OK;
 }
 

@@ -549,7 +549,7 @@ int gosr_patch_advance(gosr_patch_mgr *m, const char *actor, gosr_error *err)
                                           "rollout", detail, sizeof detail);
         json_t *k = patch__kpi_json(&m->live_kpi);
         pthread_mutex_unlock(&m->live_mu);
-        patch__rollout_act(m, b, detail, id, k);
+        patch__rollout_act(m, b, detail, id, k, true);
     }
     return GOSR_OK;
 }

@@ -147,9 +147,11 @@ int patch__activate(gosr_patch_mgr *m, const char *id, const char *actor,
 int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
                            const char *actor, const char *reason,
                            json_t *evidence, gosr_error *err);
-/* Stage end (breach NULL: advance) or breach (roll back); takes mu. */
+/* Stage end (breach NULL: advance) or breach (roll back); takes mu (with
+ * `wait` false only if free: the tick thread never blocks on it). */
 void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
-                        const char *detail, const char *id, json_t *kpi);
+                        const char *detail, const char *id, json_t *kpi,
+                        bool wait);
 /* The canary KPIs recorded for `id` (the rollout reference). mu. */
 void patch__load_canary_kpi(gosr_patch_mgr *m, const char *id, pkpi *k);
 void patch__alert(gosr_patch_mgr *m, json_t *alert);
