@@ -449,3 +449,28 @@ GOSR_TEST(rollout_economy_drift_at_stage_end_rolls_back)
     pnode_close(&p);
     gosr_free(d);
 }
+
+GOSR_TEST(rollout_advanced_by_command_only)
+{
+    pfix_keys(&F);
+    char *d = dir_for("advance");
+    gosr_patch_config pc = {.no_worker = true, .stage_ticks = UINT32_MAX};
+    pnode p;
+    pnode_open(&p, &F, d, &pc);
+    char id[65];
+    gosr_error err = {0};
+    char *b = pfix_patch(&F, "good", "1.0.0", NULL, NULL, NULL, NULL);
+    CHECK_OK(submit(&p, b, id, &err));
+    step(&p, 50);
+    CHECK_EQ(pct_of(&p), 1);
+    CHECK_OK(gosr_patch_advance(p.m, "operator", &err));
+    CHECK_EQ(pct_of(&p), 10);
+    CHECK_OK(gosr_patch_advance(p.m, "operator", &err));
+    CHECK_OK(gosr_patch_advance(p.m, "operator", &err));
+    CHECK_EQ(pct_of(&p), 100);
+    CHECK_EQ(gosr_patch_advance(p.m, "operator", &err), GOSR_ESTATE);
+    CHECK(!strcmp(err.reason, "rollout_not_in_progress"));
+    gosr_free(b);
+    pnode_close(&p);
+    gosr_free(d);
+}
