@@ -82,11 +82,39 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         m->pct = np;
         m->stage_ticks = 0;
         memset(&m->live_kpi, 0, sizeof m->live_kpi);
+        memset(&m->game_kpi, 0, sizeof m->game_kpi);
         pthread_mutex_unlock(&m->live_mu);
     } else {
         json_decref(kpi); /* kill switch off: the rollout holds */
     }
     pthread_mutex_unlock(&m->mu);
+}
+
+const char *patch__live_breach(gosr_patch_mgr *m, char *detail, size_t cap)
+{
+    const char *b = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
+                                      "rollout", detail, cap);
+    if (!b && m->game_ref.ticks > 0)
+        b = patch__kpi_breach(m, &m->game_kpi, &m->game_ref, "rollout",
+                              detail, cap);
+    return b;
+}
+
+json_t *patch__live_kpi_json(gosr_patch_mgr *m)
+{
+    return json_pack("{s:o, s:o}", "patch", patch__kpi_json(&m->live_kpi),
+                     "game", patch__kpi_json(&m->game_kpi));
+}
+
+/* Outside a rollout the game's KPIs are kept per window of stage_ticks
+ * ticks, so a rollout has a "before" to compare with. */
+static void game_window(gosr_patch_mgr *m)
+{
+    uint32_t win = m->cfg.stage_ticks == UINT32_MAX ? 30 : m->cfg.stage_ticks;
+    if (m->game_kpi.ticks >= win) {
+        m->game_win = m->game_kpi;
+        memset(&m->game_kpi, 0, sizeof m->game_kpi);
+    }
 }
 
 static int layer_tick(void *ud, gosr_world *w, uint64_t tick,
@@ -98,23 +126,25 @@ static int layer_tick(void *ud, gosr_world *w, uint64_t tick,
     bool stage_end = false;
     json_t *kpi = NULL;
     pthread_mutex_lock(&m->live_mu);
+    m->game_kpi.ticks++;
     if (m->cur) {
         m->live_run = (prun){.w = w, .p = m->cur, .pct = m->pct,
                              .kpi = &m->live_kpi};
         patch__tick(m, &m->live_run, tick, ev, nev);
-        if (m->pct < 100) {
-            m->stage_ticks++;
-            breach = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
-                                       "rollout", detail, sizeof detail);
-            stage_end = m->cfg.stage_ticks != UINT32_MAX &&
-                        m->stage_ticks >= m->cfg.stage_ticks;
-            if (breach && strcmp(breach, "rollout_fault_rate") && !stage_end)
-                breach = NULL; /* drift is judged at the stage end */
-            if (breach || stage_end) {
-                snprintf(id, sizeof id, "%s", m->cur->id);
-                kpi = patch__kpi_json(&m->live_kpi);
-            }
+    }
+    if (m->cur && m->pct < 100) {
+        m->stage_ticks++;
+        breach = patch__live_breach(m, detail, sizeof detail);
+        stage_end = m->cfg.stage_ticks != UINT32_MAX &&
+                    m->stage_ticks >= m->cfg.stage_ticks;
+        if (breach && strcmp(breach, "rollout_fault_rate") && !stage_end)
+            breach = NULL; /* drift is judged at the stage end */
+        if (breach || stage_end) {
+            snprintf(id, sizeof id, "%s", m->cur->id);
+            kpi = patch__live_kpi_json(m);
         }
+    } else {
+        game_window(m);
     }
     pthread_mutex_unlock(&m->live_mu);
     if (id[0])
@@ -162,6 +192,9 @@ void patch__live_set(gosr_patch_mgr *m, plive *cur, plive *prev, uint32_t pct)
     m->pct = pct;
     m->stage_ticks = 0;
     memset(&m->live_kpi, 0, sizeof m->live_kpi);
+    if (cur && pct < 100) /* a rollout starts: the game's "before" */
+        m->game_ref = m->game_win.ticks ? m->game_win : m->game_kpi;
+    memset(&m->game_kpi, 0, sizeof m->game_kpi);
     m->live_run = (prun){0};
     pthread_mutex_unlock(&m->live_mu);
     if (m->m_pct)

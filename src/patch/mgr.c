@@ -545,9 +545,8 @@ int gosr_patch_advance(gosr_patch_mgr *m, const char *actor, gosr_error *err)
         pthread_mutex_lock(&m->live_mu);
         snprintf(id, sizeof id, "%s", m->cur ? m->cur->id : "");
         char detail[256];
-        const char *b = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
-                                          "rollout", detail, sizeof detail);
-        json_t *k = patch__kpi_json(&m->live_kpi);
+        const char *b = patch__live_breach(m, detail, sizeof detail);
+        json_t *k = patch__live_kpi_json(m);
         pthread_mutex_unlock(&m->live_mu);
         patch__rollout_act(m, b, detail, id, k, true);
     }

@@ -63,6 +63,10 @@ struct gosr_patch_mgr {
     uint32_t stage_ticks;       /* ticks run in the current stage */
     pkpi live_kpi;              /* KPIs of the current stage */
     pkpi canary_kpi;            /* the candidate's canary KPIs (reference) */
+    pkpi game_kpi;              /* KPIs game modules reported (kpi.report)
+                                   in the current stage or window */
+    pkpi game_win;              /* the last full window before a rollout */
+    pkpi game_ref;              /* game KPIs before the rollout started */
     prun live_run;              /* context of the live sandbox */
     prun sim_run;               /* context of the sandbox in a shadow run
                                    (sim_mu) */
@@ -154,6 +158,11 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
                         bool wait);
 /* The canary KPIs recorded for `id` (the rollout reference). mu. */
 void patch__load_canary_kpi(gosr_patch_mgr *m, const char *id, pkpi *k);
+/* The live KPI judgement (live_mu held): the patch layer's KPIs against
+ * its canary, the game's against their level before the rollout. */
+const char *patch__live_breach(gosr_patch_mgr *m, char *detail, size_t cap);
+/* {"patch": KPIs, "game": KPIs} of the current stage (live_mu held). */
+json_t *patch__live_kpi_json(gosr_patch_mgr *m);
 void patch__alert(gosr_patch_mgr *m, json_t *alert);
 void patch__send_alerts(gosr_patch_mgr *m);
 

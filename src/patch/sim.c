@@ -332,7 +332,7 @@ int patch__host_create(gosr_patch_mgr *m, gosr_error *err)
 /* The KPI side of kpi.report from game modules (live only). */
 void patch__kpi_live(gosr_patch_mgr *m, const char *name, double v)
 {
-    kpi_add(&m->live_kpi, name, v);
+    kpi_add(&m->game_kpi, name, v);
 }
 
 /* ---- loading -------------------------------------------------------------- */

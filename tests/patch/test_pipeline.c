@@ -423,3 +423,63 @@ GOSR_TEST(game_module_reads_patch_by_cohort)
     pnode_close(&p);
     gosr_free(d);
 }
+
+/* A game module's own KPI moving during the rollout (judged against its
+ * level before the rollout) rolls the patch back at the stage end. */
+GOSR_TEST(game_kpi_drift_during_rollout_rolls_back)
+{
+    pfix_keys(&F);
+    char *d = dir_for("gamekpi");
+    pnode p;
+    pnode_open(&p, &F, d, NULL);
+    char *gdir = gosr_asprintf("%s/src-game2", gosr_test_tmpdir());
+    gosr_test_system("mkdir -p '%s'", gdir);
+    char *t = gosr_asprintf("%s/gmod.json", gdir);
+    pfix_write(t, "{\"schema_version\":\"1.0.0\",\"id\":\"shop\","
+                  "\"version\":\"1.0.0\",\"kind\":\"game\","
+                  "\"engine_compat\":\">=0.1.0\",\"capabilities\":"
+                  "[\"patch\",\"kpi\"],\"entry\":\"main.lua\",\"author\":"
+                  "{\"type\":\"human\",\"name\":\"t\"},\"created_at\":"
+                  "\"2026-11-24T00:00:00Z\"}");
+    gosr_free(t);
+    t = gosr_asprintf("%s/main.lua", gdir);
+    pfix_write(t, "function tick(ctx)\n"
+                  "  local e = patch.get('economy_tuning')\n"
+                  "  local m = e and e.multipliers.gold or 1.0\n"
+                  "  kpi.report('economy', 100 * m)\n"
+                  "end\n");
+    gosr_free(t);
+    t = gosr_asprintf("%s/shop.gmod", gosr_test_tmpdir());
+    gosr_gmod_pack_opts po = {.key = &F.dev, .chain = &F.cert, .nchain = 1};
+    gosr_error err = {0};
+    CHECK_OK(gosr_gmod_pack(gdir, &po, t, &err));
+    CHECK_OK(gosr_node_publish(p.n, t, true, "test", NULL, &err));
+    char gid[65], id[65], cur[65];
+    good_active(&p, gid); /* gold 1.5: the shop's economy is 150 */
+    step(&p, 8);          /* a full window before the next rollout */
+    char *b = pfix_patch(&F, "gold4", "1.1.0", gid, NULL,
+                         "{\"economy_tuning\": {\"multipliers\": {\"gold\":"
+                         " 4.0}, \"prices\": {\"cheese\": 3}}}",
+                         NULL);
+    CHECK_OK(submit(&p, b, id, &err));
+    /* the canary saw the patch layer's economy move too: a person decides */
+    CHECK(!strcmp(pstate(p.m, id), "canary"));
+    CHECK_OK(gosr_patch_approve(p.m, id, "operator:dana", "accept", &err));
+    CHECK(!strcmp(pstate(p.m, id), "active"));
+    step(&p, 4); /* the first stage ends: the shop's economy went 150 -> 400 */
+    CHECK_OK(gosr_patch_active(p.m, cur, NULL));
+    CHECK(!strcmp(cur, gid));
+    CHECK(!strcmp(pstate(p.m, id), "rolled_back"));
+    json_t *o = NULL;
+    CHECK_OK(gosr_patch_status_json(p.m, id, &o, &err));
+    json_t *tr = json_object_get(o, "transitions");
+    json_t *last = json_array_get(tr, json_array_size(tr) - 1);
+    CHECK(!strcmp(json_string_value(json_object_get(last, "reason")),
+                  "rollout_economy_drift"));
+    json_decref(o);
+    gosr_free(t);
+    gosr_free(gdir);
+    gosr_free(b);
+    pnode_close(&p);
+    gosr_free(d);
+}
