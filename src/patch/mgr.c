@@ -327,18 +327,42 @@ static int stages_1_3(gosr_patch_mgr *m, const char *path, const char *actor,
     return GOSR_OK;
 }
 
+/* Kill switch off: stages 1-3 as a dry run (nothing recorded, nothing
+ * kept); the answer is always policy_ingest_disabled, with the dry run's
+ * outcome in the detail. Caller holds mu. */
+static int dry_run(gosr_patch_mgr *m, const char *path, const char *staging,
+                   char id[65], gosr_error *err)
+{
+    gosr_gmod_manifest *man = NULL;
+    gosr_error e = {0};
+    int rc = patch__stage_integrity(m, path, staging, id, &man, &e);
+    if (rc == GOSR_OK)
+        rc = patch__stage_schema(m, man, &e);
+    if (rc == GOSR_OK)
+        rc = patch__stage_static(m, man, staging, &e);
+    gosr_gmod_manifest_destroy(man);
+    nftw(staging, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc == GOSR_OK)
+        return gosr_error_set(err, GOSR_EDENIED, "policy_ingest_disabled",
+                              "ai_patch_ingest_enabled is %s; dry run: "
+                              "stages 1-3 passed",
+                              m->fail_safe ? "in fail-safe" : "off");
+    return gosr_error_set(err, GOSR_EDENIED, "policy_ingest_disabled",
+                          "ai_patch_ingest_enabled is %s; dry run: %s: %.200s",
+                          m->fail_safe ? "in fail-safe" : "off", e.reason,
+                          e.detail);
+}
+
 int gosr_patch_submit(gosr_patch_mgr *m, const char *path, const char *actor,
                       char *idout, gosr_error *err)
 {
     char id[65] = "";
     pthread_mutex_lock(&m->mu);
     int rc = GOSR_OK;
-    if (m->fail_safe || !m->ingest)
-        rc = gosr_error_set(err, GOSR_EDENIED, "policy_ingest_disabled",
-                            "ai_patch_ingest_enabled is %s",
-                            m->fail_safe ? "in fail-safe" : "off");
     char *staging = gosr_asprintf("%s/.stage-%llu", m->dir,
                                   (unsigned long long)gosr_time_mono_ns());
+    if (m->fail_safe || !m->ingest)
+        rc = dry_run(m, path, staging, id, err);
     if (rc == GOSR_OK)
         rc = stages_1_3(m, path, actor, staging, id, err);
     char *final = gosr_asprintf("%s/%s", m->dir, id);

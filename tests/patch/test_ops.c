@@ -141,6 +141,13 @@ GOSR_TEST(killswitch_off_and_on_with_audit_trail)
     char *b = pfix_patch(&F, "good", "1.0.0", NULL, NULL, NULL, NULL);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "policy_ingest_disabled"));
+    CHECK(strstr(err.detail, "dry run: stages 1-3 passed") != NULL);
+    CHECK(!strcmp(pstate(p.m, id), "")); /* nothing recorded */
+    char *bad = pfix_patch(&F, "dry-bad", "1.0.1", NULL, NULL, NULL,
+                           "function tick() os.exit() end\n");
+    CHECK_EQ(gosr_patch_submit(p.m, bad, "test", id, &err), GOSR_EDENIED);
+    CHECK(strstr(err.detail, "dry run: static_forbidden_api") != NULL);
+    gosr_free(bad);
     CHECK_OK(gosr_patch_killswitch_set(p.m, true, "operator:carol",
                                        "incident closed", false, &err));
     CHECK_OK(submit(&p, b, id, &err));
