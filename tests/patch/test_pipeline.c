@@ -141,6 +141,18 @@ GOSR_TEST(stage1_integrity_rejections)
     CHECK(!strcmp(err.reason, "integrity_lineage"));
     CHECK(!strcmp(reason_of(p.m, id), "integrity_lineage"));
     gosr_free(b);
+    /* a certificate that does not allow kind patch */
+    {
+        pfix g = F;
+        int64_t now = (int64_t)(gosr_time_wall_ns() / 1000000000u);
+        gosr_cert_issue(&F.root, F.dev.pk, "gamesonly",
+                        GOSR_CERT_KIND_GAME | GOSR_CERT_KIND_MOD, now - 60,
+                        now + 86400, &g.cert, NULL);
+        b = pfix_patch(&g, "nokind", "1.0.0", NULL, NULL, NULL, NULL);
+        CHECK(gosr_patch_submit(p.m, b, "test", id, &err) != GOSR_OK);
+        CHECK(!strcmp(err.reason, "integrity_cert_kind_not_allowed"));
+        gosr_free(b);
+    }
     /* replay of the same bundle (also after a restart) */
     char gid[65];
     good_active(&p, gid);
