@@ -15,7 +15,8 @@
 
 static const uint32_t STAGES[] = {1, 10, 50, 100};
 
-/* ---- the node layer (tick thread) ------------------------------------------ */
+/* ---- the node layer (tick thread) ------------------------------------------
+ */
 
 static int layer_get(void *ud, const char *key, uint64_t owner, gosr_sbv *out);
 
@@ -57,11 +58,11 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         return;
     }
     if (breach) {
-        json_t *ev = json_pack("{s:s, s:s, s:i, s:o}", "breach", breach,
-                               "detail", detail, "rollout_pct", (int)pct,
-                               "kpi", kpi);
-        if (patch__rollback_locked(m, NULL, "kernel:rollout", breach, ev,
-                                   &e) != GOSR_OK)
+        json_t *ev =
+            json_pack("{s:s, s:s, s:i, s:o}", "breach", breach, "detail",
+                      detail, "rollout_pct", (int)pct, "kpi", kpi);
+        if (patch__rollback_locked(m, NULL, "kernel:rollout", breach, ev, &e) !=
+            GOSR_OK)
             gosr_log(GOSR_LOG_ERROR, "patch", "automatic rollback failed: %s",
                      e.detail);
     } else if (activations_allowed(m)) {
@@ -69,13 +70,14 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         patch__pointer_set(m, id, prev, np, &e);
         char why[48];
         snprintf(why, sizeof why, "rollout %u%% -> %u%%", pct, np);
-        patch__transition(m, id, "active", "kernel:rollout", why,
-                          json_pack("{s:i, s:o}", "rollout_pct", (int)np,
-                                    "kpi", kpi),
-                          &e);
+        patch__transition(
+            m, id, "active", "kernel:rollout", why,
+            json_pack("{s:i, s:o}", "rollout_pct", (int)np, "kpi", kpi), &e);
         if (np == 100)
-            patch__exec(m, &e, "UPDATE patches SET known_good = 1 WHERE id"
-                               " = %Q", id);
+            patch__exec(m, &e,
+                        "UPDATE patches SET known_good = 1 WHERE id"
+                        " = %Q",
+                        id);
         if (m->m_pct)
             gosr_admin_series_set(m->m_pct, np);
         pthread_mutex_lock(&m->live_mu);
@@ -95,8 +97,8 @@ const char *patch__live_breach(gosr_patch_mgr *m, char *detail, size_t cap)
     const char *b = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
                                       "rollout", detail, cap);
     if (!b && m->game_ref.ticks > 0)
-        b = patch__kpi_breach(m, &m->game_kpi, &m->game_ref, "rollout",
-                              detail, cap);
+        b = patch__kpi_breach(m, &m->game_kpi, &m->game_ref, "rollout", detail,
+                              cap);
     return b;
 }
 
@@ -128,8 +130,8 @@ static int layer_tick(void *ud, gosr_world *w, uint64_t tick,
     pthread_mutex_lock(&m->live_mu);
     m->game_kpi.ticks++;
     if (m->cur) {
-        m->live_run = (prun){.w = w, .p = m->cur, .pct = m->pct,
-                             .kpi = &m->live_kpi};
+        m->live_run =
+            (prun){.w = w, .p = m->cur, .pct = m->pct, .kpi = &m->live_kpi};
         patch__tick(m, &m->live_run, tick, ev, nev);
     }
     if (m->cur && m->pct < 100) {
@@ -162,8 +164,8 @@ static void layer_kpi(void *ud, const char *name, double v)
 
 void patch__layer_install(gosr_patch_mgr *m)
 {
-    gosr_node_layer l = {.tick = layer_tick, .get = layer_get,
-                         .kpi = layer_kpi, .ud = m};
+    gosr_node_layer l = {
+        .tick = layer_tick, .get = layer_get, .kpi = layer_kpi, .ud = m};
     gosr_node_set_layer(m->node, &l);
 }
 
@@ -205,7 +207,8 @@ void patch__live_set(gosr_patch_mgr *m, plive *cur, plive *prev, uint32_t pct)
         patch__free(op);
 }
 
-/* ---- activation ------------------------------------------------------------ */
+/* ---- activation ------------------------------------------------------------
+ */
 
 /* The candidate's canary KPIs from its row (the rollout reference). */
 void patch__load_canary_kpi(gosr_patch_mgr *m, const char *id, pkpi *k)
@@ -217,8 +220,8 @@ void patch__load_canary_kpi(gosr_patch_mgr *m, const char *id, pkpi *k)
         return;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-        json_t *j = json_loads((const char *)sqlite3_column_text(st, 0), 0,
-                               NULL);
+        json_t *j =
+            json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         json_t *c = json_object_get(j, "candidate");
         k->ticks = (uint64_t)json_integer_value(json_object_get(c, "ticks"));
         k->faults = (uint64_t)json_integer_value(json_object_get(c, "faults"));
@@ -267,8 +270,8 @@ int patch__activate(gosr_patch_mgr *m, const char *id, const char *actor,
                 (long long)gosr_time_wall_ns(), id);
     patch__state(m, id, state, sizeof state);
     if (strcmp(state, "approved") != 0)
-        patch__transition(m, id, "approved", actor, "policy gate passed",
-                          NULL, NULL);
+        patch__transition(m, id, "approved", actor, "policy gate passed", NULL,
+                          NULL);
     if (active[0])
         patch__transition(m, active, "superseded", actor, "new patch active",
                           json_pack("{s:s}", "successor", id), NULL);
@@ -280,8 +283,7 @@ int patch__activate(gosr_patch_mgr *m, const char *id, const char *actor,
 
 /* ---- rollback ----------------------------------------------------------- */
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *f)
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
     (void)sb;
     (void)flag;
@@ -325,8 +327,7 @@ static int take_target(gosr_patch_mgr *m, const char *target, plive **tp,
         return GOSR_OK; /* roll back to "no patch" */
     if (patch__state(m, target, state, sizeof state) != GOSR_OK ||
         (strcmp(state, "superseded") && strcmp(state, "active")))
-        return gosr_error_set(err, GOSR_ESTATE,
-                              "rollout_target_not_known_good",
+        return gosr_error_set(err, GOSR_ESTATE, "rollout_target_not_known_good",
                               "rollback target is not a known-good patch");
     pthread_mutex_lock(&m->live_mu);
     if (m->prev && !strcmp(m->prev->id, target)) {
@@ -343,28 +344,28 @@ static int announce(gosr_patch_mgr *m, const char *from, const char *target,
                     const char *actor, const char *reason, json_t *evidence,
                     gosr_error *err)
 {
-    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "event",
-                              "patch_rollback", "from", from, "to", target,
-                              "actor", actor, "reason", reason, "evidence",
-                              evidence);
-    int rc = patch__transition(m, from, "rolled_back", actor, reason,
-                               evidence, err);
+    json_t *alert =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "event", "patch_rollback",
+                  "from", from, "to", target, "actor", actor, "reason", reason,
+                  "evidence", evidence);
+    int rc =
+        patch__transition(m, from, "rolled_back", actor, reason, evidence, err);
     if (target[0])
         patch__transition(m, target, "active", actor, "rollback target",
                           json_pack("{s:s}", "rolled_back", from), NULL);
     m->rollbacks++;
     if (m->m_rollbacks)
         gosr_admin_series_add(m->m_rollbacks, 1);
-    gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s",
-             from, target[0] ? target : "(none)", actor, reason);
+    gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s", from,
+             target[0] ? target : "(none)", actor, reason);
     patch__alert(m, alert);
     prune(m, target, "");
     return rc;
 }
 
-int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
-                           const char *actor, const char *reason,
-                           json_t *evidence, gosr_error *err)
+int patch__rollback_locked(gosr_patch_mgr *m, const char *to, const char *actor,
+                           const char *reason, json_t *evidence,
+                           gosr_error *err)
 {
     char active[65], prev[65];
     uint32_t pct;
@@ -397,7 +398,8 @@ int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
     return announce(m, active, target, actor, reason, evidence, err);
 }
 
-/* ---- alerts --------------------------------------------------------------- */
+/* ---- alerts ---------------------------------------------------------------
+ */
 
 void patch__alert(gosr_patch_mgr *m, json_t *alert)
 {

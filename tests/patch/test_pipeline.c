@@ -93,12 +93,11 @@ GOSR_TEST(good_patch_reaches_active_through_every_stage)
     json_t *o = NULL;
     CHECK_OK(gosr_patch_status_json(p.m, id, &o, &err));
     json_t *tr = json_object_get(o, "transitions");
-    const char *want[] = {"draft", "validated", "canary", "approved",
-                          "active"};
+    const char *want[] = {"draft", "validated", "canary", "approved", "active"};
     for (size_t i = 0; i < 5; i++)
-        CHECK(!strcmp(json_string_value(json_object_get(
-                          json_array_get(tr, i), "state")),
-                      want[i]));
+        CHECK(!strcmp(
+            json_string_value(json_object_get(json_array_get(tr, i), "state")),
+            want[i]));
     CHECK(json_is_true(json_object_get(o, "known_good")));
     CHECK(json_object_get(json_object_get(o, "kpi"), "determinism") != NULL);
     json_decref(o);
@@ -130,7 +129,8 @@ GOSR_TEST(stage1_integrity_rejections)
     /* a flipped byte in the bundle */
     char *b = pfix_patch(&F, "flip", "1.0.0", NULL, NULL, NULL, NULL);
     gosr_test_system("printf 'X' | dd of='%s' bs=1 seek=200 conv=notrunc "
-                     "2>/dev/null", b);
+                     "2>/dev/null",
+                     b);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err) != GOSR_OK, 1);
     CHECK(!strncmp(err.reason, "integrity_", 10));
     CHECK(!strcmp(pstate(p.m, id), "rejected"));
@@ -247,13 +247,14 @@ GOSR_TEST(stage3_static_rejections)
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "static_procgen_cap"));
     gosr_free(b);
-    b = pfix_patch(&F, "cycle", "1.0.4", NULL, NULL,
-                   "{\"npc_behaviors\": [{\"id\": \"b\", \"npc\": \"innkeeper\","
-                   " \"initial\": \"a\", \"states\": [\"a\", \"b\"],"
-                   " \"transitions\": [{\"from\": \"a\", \"to\": \"b\", \"on\":"
-                   " \"auto\"}, {\"from\": \"b\", \"to\": \"a\", \"on\":"
-                   " \"auto\"}]}]}",
-                   NULL);
+    b = pfix_patch(
+        &F, "cycle", "1.0.4", NULL, NULL,
+        "{\"npc_behaviors\": [{\"id\": \"b\", \"npc\": \"innkeeper\","
+        " \"initial\": \"a\", \"states\": [\"a\", \"b\"],"
+        " \"transitions\": [{\"from\": \"a\", \"to\": \"b\", \"on\":"
+        " \"auto\"}, {\"from\": \"b\", \"to\": \"a\", \"on\":"
+        " \"auto\"}]}]}",
+        NULL);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "static_npc_cycle"));
     gosr_free(b);
@@ -320,8 +321,7 @@ GOSR_TEST(stage6_policy_gate_person_rejects_or_approves)
     gosr_free(b);
     b = pfix_patch(&F, "manual2", "1.0.1", NULL, NULL, NULL, NULL);
     CHECK_OK(submit(&p, b, id, &err));
-    CHECK_OK(gosr_patch_approve(p.m, id, "operator:alice", "looks fine",
-                                &err));
+    CHECK_OK(gosr_patch_approve(p.m, id, "operator:alice", "looks fine", &err));
     CHECK(!strcmp(pstate(p.m, id), "active"));
     json_t *o = NULL;
     CHECK_OK(gosr_patch_status_json(p.m, id, &o, &err));
@@ -329,11 +329,10 @@ GOSR_TEST(stage6_policy_gate_person_rejects_or_approves)
     bool by_alice = false;
     size_t i;
     json_t *t;
-    json_array_foreach(tr, i, t)
-    by_alice |= !strcmp(json_string_value(json_object_get(t, "state")),
-                        "approved") &&
-                !strcmp(json_string_value(json_object_get(t, "actor")),
-                        "operator:alice");
+    json_array_foreach(tr, i, t) by_alice |=
+        !strcmp(json_string_value(json_object_get(t, "state")), "approved") &&
+        !strcmp(json_string_value(json_object_get(t, "actor")),
+                "operator:alice");
     CHECK(by_alice);
     json_decref(o);
     gosr_free(b);
@@ -374,20 +373,20 @@ GOSR_TEST(game_module_reads_patch_by_cohort)
                   "\"2026-11-24T00:00:00Z\"}");
     gosr_free(t);
     t = gosr_asprintf("%s/main.lua", gdir);
-    char *lua = gosr_asprintf(
-        "local ids = nil\n"
-        "local function g(o)\n"
-        "  local e = patch.get('economy_tuning', o)\n"
-        "  return e and tostring(e.multipliers.gold) or 'nil'\n"
-        "end\n"
-        "function tick(ctx)\n"
-        "  if not ids then ids = {world.spawn(0,0,0,0,0,0,100),"
-        " world.spawn(0,0,0,0,0,0,100)} end\n"
-        "  world.kv_set(ids[1], 'v', g(%llu))\n"
-        "  world.kv_set(ids[2], 'v', g(%llu))\n"
-        "  kpi.report('economy', 150)\n"
-        "end\n",
-        (unsigned long long)in, (unsigned long long)out);
+    char *lua =
+        gosr_asprintf("local ids = nil\n"
+                      "local function g(o)\n"
+                      "  local e = patch.get('economy_tuning', o)\n"
+                      "  return e and tostring(e.multipliers.gold) or 'nil'\n"
+                      "end\n"
+                      "function tick(ctx)\n"
+                      "  if not ids then ids = {world.spawn(0,0,0,0,0,0,100),"
+                      " world.spawn(0,0,0,0,0,0,100)} end\n"
+                      "  world.kv_set(ids[1], 'v', g(%llu))\n"
+                      "  world.kv_set(ids[2], 'v', g(%llu))\n"
+                      "  kpi.report('economy', 150)\n"
+                      "end\n",
+                      (unsigned long long)in, (unsigned long long)out);
     pfix_write(t, lua);
     gosr_free(t);
     gosr_free(lua);
