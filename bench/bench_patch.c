@@ -36,8 +36,9 @@ static void make_src(const char *dir, const char *version, const char *parent,
                      size_t data_bytes)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/examples/patches/good' '%s'",
-             dir, GOSR_SOURCE_DIR, dir);
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && cp -r '%s/examples/patches/good' '%s'", dir,
+             GOSR_SOURCE_DIR, dir);
     if (system(cmd) != 0)
         exit(1);
     char p[600];
@@ -76,8 +77,10 @@ int main(int argc, char **argv)
                     now + 86400, &cert, NULL);
     char node_dir[256], src[256], out1[256], out2[256];
     snprintf(node_dir, sizeof node_dir, "%s/node", base);
-    gosr_node_config nc = {.data_dir = node_dir, .trust_pk = root.pk,
-                           .no_admin = true, .capacity = 4096};
+    gosr_node_config nc = {.data_dir = node_dir,
+                           .trust_pk = root.pk,
+                           .no_admin = true,
+                           .capacity = 4096};
     gosr_node *n = NULL;
     gosr_error err = {0};
     if (gosr_node_open(&nc, &n, &err) != GOSR_OK)
@@ -87,18 +90,23 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < 1000; i++) {
         gosr_entity_slot s = {.mask = GOSR_C_POSITION | GOSR_C_OWNER |
                                       GOSR_C_HEALTH,
-                              .owner = i + 1, .health = 50 + (int32_t)(i % 50)};
+                              .owner = i + 1,
+                              .health = 50 + (int32_t)(i % 50)};
         gosr_entity e;
         gosr_world_spawn(w, &s, &e);
     }
     gosr_world_commit(w, false);
-    gosr_patch_config pc = {.trust_pk = root.pk, .no_worker = true,
-                            .replay_ticks = ticks, .canary_ticks = ticks,
+    gosr_patch_config pc = {.trust_pk = root.pk,
+                            .no_worker = true,
+                            .replay_ticks = ticks,
+                            .canary_ticks = ticks,
                             .stage_ticks = 1};
     gosr_patch_mgr *m = NULL;
     if (gosr_patch_open(n, &pc, &m, &err) != GOSR_OK)
         die("patch", &err);
-    gosr_gmod_pack_opts po = {.key = &dev, .chain = &cert, .nchain = 1,
+    gosr_gmod_pack_opts po = {.key = &dev,
+                              .chain = &cert,
+                              .nchain = 1,
                               .raw = true}; /* stored size = 1 MB */
     snprintf(src, sizeof src, "%s/src1", base);
     snprintf(out1, sizeof out1, "%s/p1.gmod", base);

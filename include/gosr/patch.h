@@ -52,25 +52,25 @@ typedef struct gosr_patch_thresholds {
 
 /* Manager configuration; zero fields take defaults. */
 typedef struct gosr_patch_config {
-    const uint8_t *trust_pk;     /* trust root (32 bytes, required) */
+    const uint8_t *trust_pk;         /* trust root (32 bytes, required) */
     const gosr_revocations *revoked; /* revocation list or NULL */
-    uint32_t replay_ticks;       /* stage 4 replay length (default 100) */
-    uint32_t canary_ticks;       /* stage 5 shadow ticks (default 100) */
-    uint64_t seed;               /* fixed seed of stages 4-5 (default 42) */
-    uint64_t tick_fuel;          /* patch fuel per tick (default 1e7) */
-    uint64_t mem_limit;          /* patch sandbox heap (default 32 MiB) */
-    uint64_t tick_time_ns;       /* wall budget per tick (default 50 ms) */
-    gosr_patch_thresholds th;    /* KPI thresholds */
-    bool manual_approval;        /* policy: a person always approves */
-    uint32_t stage_ticks;        /* live ticks per rollout stage (30);
-                                    UINT32_MAX = advance by command only */
-    uint32_t keep_known_good;    /* known-good bundles kept (default 5) */
-    const char *webhook_url;     /* POSTed on every rollback, or NULL */
-    bool ingest_off_at_start;    /* emergency override: kill switch off */
-    uint32_t max_spawn_cap;      /* procgen max_spawn ceiling (1000) */
-    uint32_t max_depth_cap;      /* procgen max_depth ceiling (16) */
-    bool no_worker;              /* no background thread: stages 4-6 run
-                                    only in gosr_patch_process */
+    uint32_t replay_ticks;           /* stage 4 replay length (default 100) */
+    uint32_t canary_ticks;           /* stage 5 shadow ticks (default 100) */
+    uint64_t seed;                   /* fixed seed of stages 4-5 (default 42) */
+    uint64_t tick_fuel;              /* patch fuel per tick (default 1e7) */
+    uint64_t mem_limit;              /* patch sandbox heap (default 32 MiB) */
+    uint64_t tick_time_ns;           /* wall budget per tick (default 50 ms) */
+    gosr_patch_thresholds th;        /* KPI thresholds */
+    bool manual_approval;            /* policy: a person always approves */
+    uint32_t stage_ticks;            /* live ticks per rollout stage (30);
+                                        UINT32_MAX = advance by command only */
+    uint32_t keep_known_good;        /* known-good bundles kept (default 5) */
+    const char *webhook_url;         /* POSTed on every rollback, or NULL */
+    bool ingest_off_at_start;        /* emergency override: kill switch off */
+    uint32_t max_spawn_cap;          /* procgen max_spawn ceiling (1000) */
+    uint32_t max_depth_cap;          /* procgen max_depth ceiling (16) */
+    bool no_worker;                  /* no background thread: stages 4-6 run
+                                        only in gosr_patch_process */
 } gosr_patch_config;
 
 typedef struct gosr_patch_mgr gosr_patch_mgr;

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #define KS_USAGE                                                               \
-    "gosr killswitch on|off|status [--reason TEXT] [--totp CODE] "            \
-    "(--data DIR | --node URL --token FILE) [--json]\n"                      \
-    "       gosr killswitch setup --data DIR [--json]  (creates "             \
+    "gosr killswitch on|off|status [--reason TEXT] [--totp CODE] "             \
+    "(--data DIR | --node URL --token FILE) [--json]\n"                        \
+    "       gosr killswitch setup --data DIR [--json]  (creates "              \
     "admin-privileged.token and admin.totp)"
 
 /* `setup`: the privileged token and the TOTP secret of a node directory
@@ -61,7 +61,8 @@ static int override(const cli_node_args *a, bool json, const json_t *body,
     gosr_error err = {0};
     int rc = cli_node_resolve(a, &n, &err);
     if (rc != GOSR_OK)
-        return cli_report_error(json, &err, rc, cli_node_exit_code(rc, 0, &err));
+        return cli_report_error(json, &err, rc,
+                                cli_node_exit_code(rc, 0, &err));
     char *url = gosr_asprintf("%s/v1/killswitch/override", n.url);
     char *auth = gosr_asprintf("Authorization: Bearer %s", n.token);
     char *th = gosr_asprintf("X-GOSR-TOTP: %s", totp);
@@ -80,23 +81,23 @@ static int override(const cli_node_args *a, bool json, const json_t *body,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     CURLcode cr = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
-    json_t *j = cr == CURLE_OK ? json_loadb((const char *)out.data, out.len, 0,
-                                            NULL)
-                               : NULL;
+    json_t *j = cr == CURLE_OK
+                    ? json_loadb((const char *)out.data, out.len, 0, NULL)
+                    : NULL;
     if (cr != CURLE_OK) {
         rc = gosr_error_set(&err, GOSR_EIO, "node_unreachable", "%s",
                             curl_easy_strerror(cr));
     } else if (http / 100 != 2) {
         const char *st = json_string_value(json_object_get(j, "status"));
-        rc = gosr_error_set(&err, st ? gosr_admin_status_from_name(st)
-                                     : GOSR_EPROTO,
-                            json_string_value(json_object_get(j, "reason"))
-                                ? json_string_value(json_object_get(j, "reason"))
-                                : "http_error",
-                            "%s", json_string_value(json_object_get(j, "detail"))
-                                      ? json_string_value(
-                                            json_object_get(j, "detail"))
-                                      : "");
+        rc = gosr_error_set(
+            &err, st ? gosr_admin_status_from_name(st) : GOSR_EPROTO,
+            json_string_value(json_object_get(j, "reason"))
+                ? json_string_value(json_object_get(j, "reason"))
+                : "http_error",
+            "%s",
+            json_string_value(json_object_get(j, "detail"))
+                ? json_string_value(json_object_get(j, "detail"))
+                : "");
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
@@ -124,9 +125,8 @@ static int show(json_t *r, bool json)
     json_t *au = json_object_get(r, "audit");
     json_t *last = json_array_get(au, json_array_size(au) - 1);
     printf("ai_patch_ingest_enabled: %s%s\n",
-           json_is_true(json_object_get(r, "ai_patch_ingest_enabled"))
-               ? "on"
-               : "off",
+           json_is_true(json_object_get(r, "ai_patch_ingest_enabled")) ? "on"
+                                                                       : "off",
            json_is_true(json_object_get(r, "fail_safe")) ? " (fail-safe)" : "");
     if (last)
         printf("last change: %s by %s: %s\n",
@@ -143,8 +143,11 @@ static int cmd_killswitch(int argc, char **argv)
     bool json = false;
     const char *pos[1], *reason = NULL, *totp = NULL;
     int npos;
-    cli_opt opts[] = {CLI_NODE_OPTS(a), {"json", NULL, &json},
-                      {"reason", &reason, NULL}, {"totp", &totp, NULL}, {0}};
+    cli_opt opts[] = {CLI_NODE_OPTS(a),
+                      {"json", NULL, &json},
+                      {"reason", &reason, NULL},
+                      {"totp", &totp, NULL},
+                      {0}};
     int rc = cli_parse(argc, argv, opts, pos, 1, &npos);
     if (rc != CLI_EXIT_OK)
         return rc;

@@ -18,16 +18,17 @@
 #include <string.h>
 
 #define PATCH_USAGE                                                            \
-    "gosr patch submit FILE.gmod | status ID | list | approve ID | "          \
-    "reject ID | rollback [--to ID] | advance  [--reason TEXT] "              \
-    "(--data DIR | --node URL --token FILE) [--json]\n"                      \
-    "       gosr patch generate --goal TEXT --key DIR --cert FILE "           \
-    "[--version V] [--out DIR] (--data DIR | --node URL --token FILE) "       \
+    "gosr patch submit FILE.gmod | status ID | list | approve ID | "           \
+    "reject ID | rollback [--to ID] | advance  [--reason TEXT] "               \
+    "(--data DIR | --node URL --token FILE) [--json]\n"                        \
+    "       gosr patch generate --goal TEXT --key DIR --cert FILE "            \
+    "[--version V] [--out DIR] (--data DIR | --node URL --token FILE) "        \
     "[--json]"
 
 static int show(json_t *reply, bool json, const char *sub);
 
-/* ---- generate: patch_author (ghost tier) -> pack -> submit ---------------- */
+/* ---- generate: patch_author (ghost tier) -> pack -> submit ----------------
+ */
 
 /* Runs `gosr ai ask patch_author --input JSON --out DIR` as a child (no
  * shell: the goal is passed as one argv string). */
@@ -39,8 +40,9 @@ static int ask_author(const char *goal, const char *version, const char *dir)
     json_decref(in);
     pid_t pid = fork();
     if (pid == 0) {
-        char *av[] = {"gosr", "ai", "ask", "patch_author", "--input", js,
-                      "--out", (char *)dir, NULL};
+        char *av[] = {"gosr",         "ai",        "ask",
+                      "patch_author", "--input",   js,
+                      "--out",        (char *)dir, NULL};
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0)
             dup2(devnull, 1);
@@ -107,8 +109,8 @@ static int generate(const cli_node_args *a, bool json, const char *goal,
     if (rc == CLI_EXIT_OK)
         rc = pack_dir(dir, key, cert, bundle, json);
     if (rc == CLI_EXIT_OK)
-        rc = cli_node_call(a, json, "POST", "/v1/patches", NULL, bundle,
-                           &reply);
+        rc =
+            cli_node_call(a, json, "POST", "/v1/patches", NULL, bundle, &reply);
     if (rc == CLI_EXIT_OK) {
         json_object_set_new(reply, "bundle", json_string(bundle));
         rc = show(reply, json, "generate");
@@ -144,8 +146,7 @@ static void print_row(json_t *p)
            (int)json_integer_value(json_object_get(p, "rollout_pct")),
            json_string_value(json_object_get(p, "series")),
            json_string_value(json_object_get(p, "version")),
-           json_string_value(
-               json_array_get(json_object_get(p, "reasons"), 0))
+           json_string_value(json_array_get(json_object_get(p, "reasons"), 0))
                ? json_string_value(
                      json_array_get(json_object_get(p, "reasons"), 0))
                : "");
@@ -223,14 +224,13 @@ static int cmd_patch(int argc, char **argv)
     cli_node_args a = {0};
     bool json = false;
     const char *pos[2], *to = NULL, *reason = NULL, *goal = NULL,
-                        *version = NULL, *key = NULL, *cert = NULL,
-                        *out = NULL;
+                        *version = NULL, *key = NULL, *cert = NULL, *out = NULL;
     int npos;
-    cli_opt opts[] = {CLI_NODE_OPTS(a),          {"json", NULL, &json},
-                      {"to", &to, NULL},         {"reason", &reason, NULL},
-                      {"goal", &goal, NULL},     {"version", &version, NULL},
-                      {"key", &key, NULL},       {"cert", &cert, NULL},
-                      {"out", &out, NULL},       {0}};
+    cli_opt opts[] = {CLI_NODE_OPTS(a),      {"json", NULL, &json},
+                      {"to", &to, NULL},     {"reason", &reason, NULL},
+                      {"goal", &goal, NULL}, {"version", &version, NULL},
+                      {"key", &key, NULL},   {"cert", &cert, NULL},
+                      {"out", &out, NULL},   {0}};
     int rc = cli_parse(argc, argv, opts, pos, 2, &npos);
     if (rc != CLI_EXIT_OK)
         return rc;

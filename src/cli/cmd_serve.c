@@ -168,8 +168,15 @@ static int cmd_serve(int argc, char **argv)
     if (config && (rc = load_config(config, &c, &keep, json)) != CLI_EXIT_OK)
         return rc;
     gosr_patch_config pc = {.trust_pk = pk};
+    gosr_revocations *rl = NULL; /* the patch verifier's copy */
     if (keep)
         patch_config(json_object_get(keep, "patch"), &pc);
+    if (c.revocations &&
+        gosr_revocations_load(c.revocations, pk, &rl, &err) != GOSR_OK) {
+        json_decref(keep);
+        return cli_report_error(json, &err, err.status, CLI_EXIT_FAIL);
+    }
+    pc.revoked = rl;
     pc.ingest_off_at_start = ingest && !strcmp(ingest, "off");
     if (ingest && strcmp(ingest, "on") && strcmp(ingest, "off"))
         rc = cli_usage_error("--patch-ingest takes on or off");
@@ -177,6 +184,7 @@ static int cmd_serve(int argc, char **argv)
              (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
                  CLI_EXIT_OK)
         rc = run_node(&c, &pc, json);
+    gosr_revocations_free(rl);
     json_decref(keep);
     return rc;
 }

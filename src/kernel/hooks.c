@@ -58,8 +58,8 @@ static int h_kpi_report(gosr_sandbox_hcall *c, void *ud)
 
 int kernel__hooks_host_add(gosr_node *n)
 {
-    int rc = gosr_sandbox_host_add(n->host, "patch", "patch.get", h_patch_get,
-                                   n);
+    int rc =
+        gosr_sandbox_host_add(n->host, "patch", "patch.get", h_patch_get, n);
     if (rc == GOSR_OK)
         rc = gosr_sandbox_host_add(n->host, "kpi", "kpi.report", h_kpi_report,
                                    n);
@@ -74,8 +74,8 @@ void gosr_node_set_layer(gosr_node *n, const gosr_node_layer *l)
         memset(&n->layer, 0, sizeof n->layer);
 }
 
-int gosr_node_add_routes(gosr_node *n, const gosr_admin_route *r,
-                         size_t count, gosr_error *err)
+int gosr_node_add_routes(gosr_node *n, const gosr_admin_route *r, size_t count,
+                         gosr_error *err)
 {
     if (n->started)
         return gosr_error_set(err, GOSR_ESTATE, "node_running",
@@ -90,10 +90,10 @@ int gosr_node_add_routes(gosr_node *n, const gosr_admin_route *r,
     return GOSR_OK;
 }
 
-int gosr_node_ledger_append(gosr_node *n, const char *actor,
-                            const char *action, const char *subject,
-                            const char *version, const char *reason,
-                            json_t *evidence, gosr_error *err)
+int gosr_node_ledger_append(gosr_node *n, const char *actor, const char *action,
+                            const char *subject, const char *version,
+                            const char *reason, json_t *evidence,
+                            gosr_error *err)
 {
     return kernel__ledger_append(n, actor, action, subject, version, reason,
                                  evidence, err);

@@ -37,8 +37,8 @@ static int h_submit(void *ud, const gosr_admin_request *r,
     return GOSR_OK;
 }
 
-static int h_list(void *ud, const gosr_admin_request *r,
-                  gosr_admin_reply *rep, gosr_error *err)
+static int h_list(void *ud, const gosr_admin_request *r, gosr_admin_reply *rep,
+                  gosr_error *err)
 {
     (void)r;
     return gosr_patch_list_json(ud, &rep->json, err);
@@ -92,14 +92,14 @@ static int h_advance(void *ud, const gosr_admin_request *r,
     int rc = gosr_patch_advance(ud, actor_of(r), err);
     if (rc == GOSR_OK) {
         gosr_patch_active(ud, id, &pct);
-        rep->json = json_pack("{s:s, s:i}", "active", id, "rollout_pct",
-                              (int)pct);
+        rep->json =
+            json_pack("{s:s, s:i}", "active", id, "rollout_pct", (int)pct);
     }
     return rc;
 }
 
-static int ks_set(void *ud, const gosr_admin_request *r,
-                  gosr_admin_reply *rep, bool privileged, gosr_error *err)
+static int ks_set(void *ud, const gosr_admin_request *r, gosr_admin_reply *rep,
+                  bool privileged, gosr_error *err)
 {
     json_t *en = r->json ? json_object_get(r->json, "enabled") : NULL;
     if (!json_is_boolean(en))
@@ -145,8 +145,7 @@ int patch__routes(gosr_patch_mgr *m, gosr_error *err)
          GOSR_ADMIN_BODY_JSON, false},
         {"POST", "/v1/patches/advance", h_advance, m, OP, GOSR_ADMIN_BODY_JSON,
          false},
-        {"GET", "/v1/killswitch", h_ks_get, m, OP, GOSR_ADMIN_BODY_NONE,
-         false},
+        {"GET", "/v1/killswitch", h_ks_get, m, OP, GOSR_ADMIN_BODY_NONE, false},
         {"POST", "/v1/killswitch", h_ks_set, m, OP, GOSR_ADMIN_BODY_JSON,
          false},
         {"POST", "/v1/killswitch/override", h_ks_override, m,

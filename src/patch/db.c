@@ -73,8 +73,8 @@ int patch__state(gosr_patch_mgr *m, const char *id, char *buf, size_t cap)
 {
     sqlite3_stmt *st;
     int rc = GOSR_ENOENT;
-    if (sqlite3_prepare_v2(m->db, "SELECT state FROM patches WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(m->db, "SELECT state FROM patches WHERE id = ?", -1,
+                           &st, NULL) != SQLITE_OK)
         return GOSR_EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -145,8 +145,8 @@ int patch__pointer_get(gosr_patch_mgr *m, char active[65], char prev[65],
     return rc;
 }
 
-int patch__pointer_set(gosr_patch_mgr *m, const char *active,
-                       const char *prev, uint32_t pct, gosr_error *err)
+int patch__pointer_set(gosr_patch_mgr *m, const char *active, const char *prev,
+                       uint32_t pct, gosr_error *err)
 {
     return patch__exec(m, err,
                        "UPDATE pointer SET active = %Q, prev = %Q, pct = %d"
@@ -220,27 +220,27 @@ int patch__ks_store(gosr_patch_mgr *m, bool on, const char *actor,
     m->ingest = on;
     m->fail_safe = false;
     return gosr_node_ledger_append(m->node, actor, "patch.killswitch",
-                                   "ai_patch_ingest_enabled", state, reason,
-                                   ev, err);
+                                   "ai_patch_ingest_enabled", state, reason, ev,
+                                   err);
 }
 
 json_t *patch__row_json(gosr_patch_mgr *m, sqlite3_stmt *st)
 {
     (void)m;
     const char *kpi = (const char *)sqlite3_column_text(st, 10);
-    json_t *reasons = json_loads((const char *)sqlite3_column_text(st, 5), 0,
-                                 NULL);
+    json_t *reasons =
+        json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
     json_t *k = kpi ? json_loads(kpi, 0, NULL) : NULL;
     const char *parent = (const char *)sqlite3_column_text(st, 3);
     return json_pack(
         "{s:s, s:s, s:s, s:s?, s:s, s:o, s:s, s:i, s:b, s:b, s:o, s:I, s:I}",
         "id", sqlite3_column_text(st, 0), "series", sqlite3_column_text(st, 1),
         "version", sqlite3_column_text(st, 2), "parent", parent, "state",
-        sqlite3_column_text(st, 4), "reasons",
-        reasons ? reasons : json_array(), "scope", sqlite3_column_text(st, 6),
-        "rollout_pct", sqlite3_column_int(st, 7), "known_good",
-        sqlite3_column_int(st, 8) != 0, "awaiting_approval",
-        sqlite3_column_int(st, 9) != 0, "kpi", k ? k : json_null(),
-        "submitted_ns", (json_int_t)sqlite3_column_int64(st, 11),
-        "updated_ns", (json_int_t)sqlite3_column_int64(st, 12));
+        sqlite3_column_text(st, 4), "reasons", reasons ? reasons : json_array(),
+        "scope", sqlite3_column_text(st, 6), "rollout_pct",
+        sqlite3_column_int(st, 7), "known_good", sqlite3_column_int(st, 8) != 0,
+        "awaiting_approval", sqlite3_column_int(st, 9) != 0, "kpi",
+        k ? k : json_null(), "submitted_ns",
+        (json_int_t)sqlite3_column_int64(st, 11), "updated_ns",
+        (json_int_t)sqlite3_column_int64(st, 12));
 }

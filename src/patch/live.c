@@ -15,7 +15,8 @@
 
 static const uint32_t STAGES[] = {1, 10, 50, 100};
 
-/* ---- the node layer (tick thread) ------------------------------------------ */
+/* ---- the node layer (tick thread) ------------------------------------------
+ */
 
 static int layer_get(void *ud, const char *key, uint64_t owner, gosr_sbv *out);
 
@@ -33,12 +34,21 @@ static bool activations_allowed(const gosr_patch_mgr *m)
     return m->ingest && !m->fail_safe;
 }
 
-/* Stage end or breach: the work that needs the database (mu). */
+/* Stage end or breach: the work that needs the database (mu, taken
+ * without waiting when called from the tick thread). */
 void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
-                        const char *detail, const char *id, json_t *kpi)
+                        const char *detail, const char *id, json_t *kpi,
+                        bool wait)
 {
     gosr_error e = {0};
-    pthread_mutex_lock(&m->mu);
+    if (wait)
+        pthread_mutex_lock(&m->mu);
+    else if (pthread_mutex_trylock(&m->mu) != 0) {
+        /* a submit or command holds the database: the tick thread never
+         * waits for it; the same decision comes up again next tick */
+        json_decref(kpi);
+        return;
+    }
     char active[65], prev[65];
     uint32_t pct;
     patch__pointer_get(m, active, prev, &pct);
@@ -48,11 +58,11 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         return;
     }
     if (breach) {
-        json_t *ev = json_pack("{s:s, s:s, s:i, s:o}", "breach", breach,
-                               "detail", detail, "rollout_pct", (int)pct,
-                               "kpi", kpi);
-        if (patch__rollback_locked(m, NULL, "kernel:rollout", breach, ev,
-                                   &e) != GOSR_OK)
+        json_t *ev =
+            json_pack("{s:s, s:s, s:i, s:o}", "breach", breach, "detail",
+                      detail, "rollout_pct", (int)pct, "kpi", kpi);
+        if (patch__rollback_locked(m, NULL, "kernel:rollout", breach, ev, &e) !=
+            GOSR_OK)
             gosr_log(GOSR_LOG_ERROR, "patch", "automatic rollback failed: %s",
                      e.detail);
     } else if (activations_allowed(m)) {
@@ -60,24 +70,53 @@ void patch__rollout_act(gosr_patch_mgr *m, const char *breach,
         patch__pointer_set(m, id, prev, np, &e);
         char why[48];
         snprintf(why, sizeof why, "rollout %u%% -> %u%%", pct, np);
-        patch__transition(m, id, "active", "kernel:rollout", why,
-                          json_pack("{s:i, s:o}", "rollout_pct", (int)np,
-                                    "kpi", kpi),
-                          &e);
+        patch__transition(
+            m, id, "active", "kernel:rollout", why,
+            json_pack("{s:i, s:o}", "rollout_pct", (int)np, "kpi", kpi), &e);
         if (np == 100)
-            patch__exec(m, &e, "UPDATE patches SET known_good = 1 WHERE id"
-                               " = %Q", id);
+            patch__exec(m, &e,
+                        "UPDATE patches SET known_good = 1 WHERE id"
+                        " = %Q",
+                        id);
         if (m->m_pct)
             gosr_admin_series_set(m->m_pct, np);
         pthread_mutex_lock(&m->live_mu);
         m->pct = np;
         m->stage_ticks = 0;
         memset(&m->live_kpi, 0, sizeof m->live_kpi);
+        memset(&m->game_kpi, 0, sizeof m->game_kpi);
         pthread_mutex_unlock(&m->live_mu);
     } else {
         json_decref(kpi); /* kill switch off: the rollout holds */
     }
     pthread_mutex_unlock(&m->mu);
+}
+
+const char *patch__live_breach(gosr_patch_mgr *m, char *detail, size_t cap)
+{
+    const char *b = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
+                                      "rollout", detail, cap);
+    if (!b && m->game_ref.ticks > 0)
+        b = patch__kpi_breach(m, &m->game_kpi, &m->game_ref, "rollout", detail,
+                              cap);
+    return b;
+}
+
+json_t *patch__live_kpi_json(gosr_patch_mgr *m)
+{
+    return json_pack("{s:o, s:o}", "patch", patch__kpi_json(&m->live_kpi),
+                     "game", patch__kpi_json(&m->game_kpi));
+}
+
+/* Outside a rollout the game's KPIs are kept per window of stage_ticks
+ * ticks, so a rollout has a "before" to compare with. */
+static void game_window(gosr_patch_mgr *m)
+{
+    uint32_t win = m->cfg.stage_ticks == UINT32_MAX ? 30 : m->cfg.stage_ticks;
+    if (m->game_kpi.ticks >= win) {
+        m->game_win = m->game_kpi;
+        memset(&m->game_kpi, 0, sizeof m->game_kpi);
+    }
 }
 
 static int layer_tick(void *ud, gosr_world *w, uint64_t tick,
@@ -89,27 +128,29 @@ static int layer_tick(void *ud, gosr_world *w, uint64_t tick,
     bool stage_end = false;
     json_t *kpi = NULL;
     pthread_mutex_lock(&m->live_mu);
+    m->game_kpi.ticks++;
     if (m->cur) {
-        m->live_run = (prun){.w = w, .p = m->cur, .pct = m->pct,
-                             .kpi = &m->live_kpi};
+        m->live_run =
+            (prun){.w = w, .p = m->cur, .pct = m->pct, .kpi = &m->live_kpi};
         patch__tick(m, &m->live_run, tick, ev, nev);
-        if (m->pct < 100) {
-            m->stage_ticks++;
-            breach = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
-                                       "rollout", detail, sizeof detail);
-            stage_end = m->cfg.stage_ticks != UINT32_MAX &&
-                        m->stage_ticks >= m->cfg.stage_ticks;
-            if (breach && strcmp(breach, "rollout_fault_rate") && !stage_end)
-                breach = NULL; /* drift is judged at the stage end */
-            if (breach || stage_end) {
-                snprintf(id, sizeof id, "%s", m->cur->id);
-                kpi = patch__kpi_json(&m->live_kpi);
-            }
+    }
+    if (m->cur && m->pct < 100) {
+        m->stage_ticks++;
+        breach = patch__live_breach(m, detail, sizeof detail);
+        stage_end = m->cfg.stage_ticks != UINT32_MAX &&
+                    m->stage_ticks >= m->cfg.stage_ticks;
+        if (breach && strcmp(breach, "rollout_fault_rate") && !stage_end)
+            breach = NULL; /* drift is judged at the stage end */
+        if (breach || stage_end) {
+            snprintf(id, sizeof id, "%s", m->cur->id);
+            kpi = patch__live_kpi_json(m);
         }
+    } else {
+        game_window(m);
     }
     pthread_mutex_unlock(&m->live_mu);
     if (id[0])
-        patch__rollout_act(m, breach, detail, id, kpi);
+        patch__rollout_act(m, breach, detail, id, kpi, false);
     return GOSR_OK;
 }
 
@@ -123,8 +164,8 @@ static void layer_kpi(void *ud, const char *name, double v)
 
 void patch__layer_install(gosr_patch_mgr *m)
 {
-    gosr_node_layer l = {.tick = layer_tick, .get = layer_get,
-                         .kpi = layer_kpi, .ud = m};
+    gosr_node_layer l = {
+        .tick = layer_tick, .get = layer_get, .kpi = layer_kpi, .ud = m};
     gosr_node_set_layer(m->node, &l);
 }
 
@@ -153,6 +194,9 @@ void patch__live_set(gosr_patch_mgr *m, plive *cur, plive *prev, uint32_t pct)
     m->pct = pct;
     m->stage_ticks = 0;
     memset(&m->live_kpi, 0, sizeof m->live_kpi);
+    if (cur && pct < 100) /* a rollout starts: the game's "before" */
+        m->game_ref = m->game_win.ticks ? m->game_win : m->game_kpi;
+    memset(&m->game_kpi, 0, sizeof m->game_kpi);
     m->live_run = (prun){0};
     pthread_mutex_unlock(&m->live_mu);
     if (m->m_pct)
@@ -163,7 +207,8 @@ void patch__live_set(gosr_patch_mgr *m, plive *cur, plive *prev, uint32_t pct)
         patch__free(op);
 }
 
-/* ---- activation ------------------------------------------------------------ */
+/* ---- activation ------------------------------------------------------------
+ */
 
 /* The candidate's canary KPIs from its row (the rollout reference). */
 void patch__load_canary_kpi(gosr_patch_mgr *m, const char *id, pkpi *k)
@@ -175,8 +220,8 @@ void patch__load_canary_kpi(gosr_patch_mgr *m, const char *id, pkpi *k)
         return;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-        json_t *j = json_loads((const char *)sqlite3_column_text(st, 0), 0,
-                               NULL);
+        json_t *j =
+            json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         json_t *c = json_object_get(j, "candidate");
         k->ticks = (uint64_t)json_integer_value(json_object_get(c, "ticks"));
         k->faults = (uint64_t)json_integer_value(json_object_get(c, "faults"));
@@ -225,8 +270,8 @@ int patch__activate(gosr_patch_mgr *m, const char *id, const char *actor,
                 (long long)gosr_time_wall_ns(), id);
     patch__state(m, id, state, sizeof state);
     if (strcmp(state, "approved") != 0)
-        patch__transition(m, id, "approved", actor, "policy gate passed",
-                          NULL, NULL);
+        patch__transition(m, id, "approved", actor, "policy gate passed", NULL,
+                          NULL);
     if (active[0])
         patch__transition(m, active, "superseded", actor, "new patch active",
                           json_pack("{s:s}", "successor", id), NULL);
@@ -238,8 +283,7 @@ int patch__activate(gosr_patch_mgr *m, const char *id, const char *actor,
 
 /* ---- rollback ----------------------------------------------------------- */
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *f)
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
     (void)sb;
     (void)flag;
@@ -283,8 +327,7 @@ static int take_target(gosr_patch_mgr *m, const char *target, plive **tp,
         return GOSR_OK; /* roll back to "no patch" */
     if (patch__state(m, target, state, sizeof state) != GOSR_OK ||
         (strcmp(state, "superseded") && strcmp(state, "active")))
-        return gosr_error_set(err, GOSR_ESTATE,
-                              "rollout_target_not_known_good",
+        return gosr_error_set(err, GOSR_ESTATE, "rollout_target_not_known_good",
                               "rollback target is not a known-good patch");
     pthread_mutex_lock(&m->live_mu);
     if (m->prev && !strcmp(m->prev->id, target)) {
@@ -301,28 +344,28 @@ static int announce(gosr_patch_mgr *m, const char *from, const char *target,
                     const char *actor, const char *reason, json_t *evidence,
                     gosr_error *err)
 {
-    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "event",
-                              "patch_rollback", "from", from, "to", target,
-                              "actor", actor, "reason", reason, "evidence",
-                              evidence);
-    int rc = patch__transition(m, from, "rolled_back", actor, reason,
-                               evidence, err);
+    json_t *alert =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "event", "patch_rollback",
+                  "from", from, "to", target, "actor", actor, "reason", reason,
+                  "evidence", evidence);
+    int rc =
+        patch__transition(m, from, "rolled_back", actor, reason, evidence, err);
     if (target[0])
         patch__transition(m, target, "active", actor, "rollback target",
                           json_pack("{s:s}", "rolled_back", from), NULL);
     m->rollbacks++;
     if (m->m_rollbacks)
         gosr_admin_series_add(m->m_rollbacks, 1);
-    gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s",
-             from, target[0] ? target : "(none)", actor, reason);
+    gosr_log(GOSR_LOG_WARN, "patch", "ROLLBACK %.12s -> %.12s by %s: %s", from,
+             target[0] ? target : "(none)", actor, reason);
     patch__alert(m, alert);
     prune(m, target, "");
     return rc;
 }
 
-int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
-                           const char *actor, const char *reason,
-                           json_t *evidence, gosr_error *err)
+int patch__rollback_locked(gosr_patch_mgr *m, const char *to, const char *actor,
+                           const char *reason, json_t *evidence,
+                           gosr_error *err)
 {
     char active[65], prev[65];
     uint32_t pct;
@@ -355,7 +398,8 @@ int patch__rollback_locked(gosr_patch_mgr *m, const char *to,
     return announce(m, active, target, actor, reason, evidence, err);
 }
 
-/* ---- alerts --------------------------------------------------------------- */
+/* ---- alerts ---------------------------------------------------------------
+ */
 
 void patch__alert(gosr_patch_mgr *m, json_t *alert)
 {

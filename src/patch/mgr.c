@@ -12,8 +12,8 @@
 
 const char *gosr_patch_state_name(gosr_patch_state s)
 {
-    static const char *const N[] = {"draft",  "validated", "canary",
-                                    "approved", "active",  "superseded",
+    static const char *const N[] = {"draft",    "validated",  "canary",
+                                    "approved", "active",     "superseded",
                                     "rejected", "rolled_back"};
     return (unsigned)s < 8 ? N[s] : "unknown";
 }
@@ -46,7 +46,8 @@ static void defaults(gosr_patch_config *c)
         c->max_depth_cap = 16;
 }
 
-/* ---- worker ---------------------------------------------------------------- */
+/* ---- worker ----------------------------------------------------------------
+ */
 
 static void *worker_main(void *arg)
 {
@@ -106,9 +107,9 @@ static void resume(gosr_patch_mgr *m)
                            " ('draft', 'canary') AND awaiting_approval = 0",
                            -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(
-                ids, json_pack("[s,s]", sqlite3_column_text(st, 0),
-                               sqlite3_column_text(st, 1)));
+            json_array_append_new(ids,
+                                  json_pack("[s,s]", sqlite3_column_text(st, 0),
+                                            sqlite3_column_text(st, 1)));
         sqlite3_finalize(st);
     }
     json_array_foreach(ids, i, v)
@@ -116,8 +117,9 @@ static void resume(gosr_patch_mgr *m)
         const char *id = json_string_value(json_array_get(v, 0));
         bool draft = !strcmp(json_string_value(json_array_get(v, 1)), "draft");
         if (draft)
-            patch__exec(m, NULL, "UPDATE patches SET reasons ="
-                                 " '[\"integrity_interrupted\"]' WHERE id = %Q",
+            patch__exec(m, NULL,
+                        "UPDATE patches SET reasons ="
+                        " '[\"integrity_interrupted\"]' WHERE id = %Q",
                         id);
         patch__transition(m, id, draft ? "rejected" : "validated", "kernel",
                           draft ? "integrity_interrupted"
@@ -268,10 +270,10 @@ void gosr_patch_close(gosr_patch_mgr *m)
     gosr_free(m);
 }
 
-/* ---- submit: stages 1-3 ------------------------------------------------------ */
+/* ---- submit: stages 1-3
+ * ------------------------------------------------------ */
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *f)
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
     (void)sb;
     (void)flag;
@@ -288,10 +290,10 @@ static void reject(gosr_patch_mgr *m, const char *id, const char *actor,
                 id);
     free(rs);
     json_decref(r);
-    patch__transition(m, id, "rejected", actor, e->reason,
-                      json_pack("{s:s, s:s}", "reason", e->reason, "detail",
-                                e->detail),
-                      NULL);
+    patch__transition(
+        m, id, "rejected", actor, e->reason,
+        json_pack("{s:s, s:s}", "reason", e->reason, "detail", e->detail),
+        NULL);
 }
 
 static int stages_1_3(gosr_patch_mgr *m, const char *path, const char *actor,
@@ -327,18 +329,42 @@ static int stages_1_3(gosr_patch_mgr *m, const char *path, const char *actor,
     return GOSR_OK;
 }
 
+/* Kill switch off: stages 1-3 as a dry run (nothing recorded, nothing
+ * kept); the answer is always policy_ingest_disabled, with the dry run's
+ * outcome in the detail. Caller holds mu. */
+static int dry_run(gosr_patch_mgr *m, const char *path, const char *staging,
+                   char id[65], gosr_error *err)
+{
+    gosr_gmod_manifest *man = NULL;
+    gosr_error e = {0};
+    int rc = patch__stage_integrity(m, path, staging, id, &man, &e);
+    if (rc == GOSR_OK)
+        rc = patch__stage_schema(m, man, &e);
+    if (rc == GOSR_OK)
+        rc = patch__stage_static(m, man, staging, &e);
+    gosr_gmod_manifest_destroy(man);
+    nftw(staging, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc == GOSR_OK)
+        return gosr_error_set(err, GOSR_EDENIED, "policy_ingest_disabled",
+                              "ai_patch_ingest_enabled is %s; dry run: "
+                              "stages 1-3 passed",
+                              m->fail_safe ? "in fail-safe" : "off");
+    return gosr_error_set(err, GOSR_EDENIED, "policy_ingest_disabled",
+                          "ai_patch_ingest_enabled is %s; dry run: %s: %.200s",
+                          m->fail_safe ? "in fail-safe" : "off", e.reason,
+                          e.detail);
+}
+
 int gosr_patch_submit(gosr_patch_mgr *m, const char *path, const char *actor,
                       char *idout, gosr_error *err)
 {
     char id[65] = "";
     pthread_mutex_lock(&m->mu);
     int rc = GOSR_OK;
-    if (m->fail_safe || !m->ingest)
-        rc = gosr_error_set(err, GOSR_EDENIED, "policy_ingest_disabled",
-                            "ai_patch_ingest_enabled is %s",
-                            m->fail_safe ? "in fail-safe" : "off");
     char *staging = gosr_asprintf("%s/.stage-%llu", m->dir,
                                   (unsigned long long)gosr_time_mono_ns());
+    if (m->fail_safe || !m->ingest)
+        rc = dry_run(m, path, staging, id, err);
     if (rc == GOSR_OK)
         rc = stages_1_3(m, path, actor, staging, id, err);
     char *final = gosr_asprintf("%s/%s", m->dir, id);
@@ -358,7 +384,8 @@ int gosr_patch_submit(gosr_patch_mgr *m, const char *path, const char *actor,
     return rc;
 }
 
-/* ---- stages 4-6 ---------------------------------------------------------------- */
+/* ---- stages 4-6
+ * ---------------------------------------------------------------- */
 
 /* The policy gate after a passed canary. Caller holds mu. */
 static void gate(gosr_patch_mgr *m, const char *id, json_t *cev)
@@ -366,8 +393,10 @@ static void gate(gosr_patch_mgr *m, const char *id, json_t *cev)
     const char *breach = json_string_value(json_object_get(cev, "breach"));
     gosr_error e = {0};
     if (breach || m->cfg.manual_approval) {
-        patch__exec(m, NULL, "UPDATE patches SET awaiting_approval = 1 WHERE"
-                             " id = %Q", id);
+        patch__exec(m, NULL,
+                    "UPDATE patches SET awaiting_approval = 1 WHERE"
+                    " id = %Q",
+                    id);
         patch__transition(m, id, "canary", "policy", "policy_needs_approval",
                           json_pack("{s:s?}", "breach", breach), NULL);
         return;
@@ -376,8 +405,8 @@ static void gate(gosr_patch_mgr *m, const char *id, json_t *cev)
     uint32_t pct;
     patch__pointer_get(m, active, prev, &pct);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(m->db, "SELECT parent FROM patches WHERE id = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(m->db, "SELECT parent FROM patches WHERE id = ?", -1,
+                           &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
             snprintf(parent, sizeof parent, "%s",
@@ -391,8 +420,10 @@ static void gate(gosr_patch_mgr *m, const char *id, json_t *cev)
         return;
     }
     if (patch__activate(m, id, "policy:auto", &e) != GOSR_OK) {
-        patch__exec(m, NULL, "UPDATE patches SET awaiting_approval = 1 WHERE"
-                             " id = %Q", id);
+        patch__exec(m, NULL,
+                    "UPDATE patches SET awaiting_approval = 1 WHERE"
+                    " id = %Q",
+                    id);
         patch__transition(m, id, "canary", "policy", e.reason,
                           json_pack("{s:s}", "detail", e.detail), NULL);
     }
@@ -422,8 +453,8 @@ static void process_one(gosr_patch_mgr *m, const char *id)
          * in canary and is resumed after a restart */
         json_decref(dev);
         json_decref(cev);
-        gosr_log(GOSR_LOG_WARN, "patch", "canary of %.12s interrupted: %s",
-                 id, e.reason);
+        gosr_log(GOSR_LOG_WARN, "patch", "canary of %.12s interrupted: %s", id,
+                 e.reason);
     } else if (rc != GOSR_OK) {
         json_decref(dev);
         json_decref(cev);
@@ -465,7 +496,8 @@ int gosr_patch_process(gosr_patch_mgr *m, gosr_error *err)
     }
 }
 
-/* ---- commands ----------------------------------------------------------------- */
+/* ---- commands
+ * ----------------------------------------------------------------- */
 
 int gosr_patch_approve(gosr_patch_mgr *m, const char *id, const char *actor,
                        const char *reason, gosr_error *err)
@@ -518,9 +550,8 @@ int gosr_patch_rollback(gosr_patch_mgr *m, const char *to, const char *actor,
                         const char *reason, gosr_error *err)
 {
     pthread_mutex_lock(&m->mu);
-    int rc = patch__rollback_locked(m, to, actor,
-                                    reason ? reason : "operator rollback",
-                                    NULL, err);
+    int rc = patch__rollback_locked(
+        m, to, actor, reason ? reason : "operator rollback", NULL, err);
     if (!m->has_worker)
         patch__send_alerts(m);
     pthread_mutex_unlock(&m->mu);
@@ -533,8 +564,8 @@ int gosr_patch_advance(gosr_patch_mgr *m, const char *actor, gosr_error *err)
     pthread_mutex_lock(&m->live_mu);
     bool ok = m->cur && m->pct < 100;
     if (ok)
-        m->stage_ticks = m->cfg.stage_ticks == UINT32_MAX ? 0
-                                                          : m->cfg.stage_ticks;
+        m->stage_ticks =
+            m->cfg.stage_ticks == UINT32_MAX ? 0 : m->cfg.stage_ticks;
     uint32_t st = m->cfg.stage_ticks;
     pthread_mutex_unlock(&m->live_mu);
     if (!ok)
@@ -545,16 +576,16 @@ int gosr_patch_advance(gosr_patch_mgr *m, const char *actor, gosr_error *err)
         pthread_mutex_lock(&m->live_mu);
         snprintf(id, sizeof id, "%s", m->cur ? m->cur->id : "");
         char detail[256];
-        const char *b = patch__kpi_breach(m, &m->live_kpi, &m->canary_kpi,
-                                          "rollout", detail, sizeof detail);
-        json_t *k = patch__kpi_json(&m->live_kpi);
+        const char *b = patch__live_breach(m, detail, sizeof detail);
+        json_t *k = patch__live_kpi_json(m);
         pthread_mutex_unlock(&m->live_mu);
-        patch__rollout_act(m, b, detail, id, k);
+        patch__rollout_act(m, b, detail, id, k, true);
     }
     return GOSR_OK;
 }
 
-/* ---- queries ------------------------------------------------------------------- */
+/* ---- queries
+ * ------------------------------------------------------------------- */
 
 static const char COLS[] =
     "SELECT id, series, version, parent, state, reasons, scope, rollout_pct,"
@@ -598,8 +629,8 @@ static json_t *transitions(gosr_patch_mgr *m, const char *id)
         return a;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *ev = json_loads((const char *)sqlite3_column_text(st, 4), 0,
-                                NULL);
+        json_t *ev =
+            json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
         json_array_append_new(
             a, json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}", "seq",
                          (json_int_t)sqlite3_column_int64(st, 0), "state",
@@ -652,7 +683,8 @@ int gosr_patch_active(gosr_patch_mgr *m, char *id, uint32_t *pct)
     return rc;
 }
 
-/* ---- kill switch ------------------------------------------------------------- */
+/* ---- kill switch
+ * ------------------------------------------------------------- */
 
 int gosr_patch_killswitch_set(gosr_patch_mgr *m, bool enabled,
                               const char *actor, const char *reason,
@@ -675,15 +707,13 @@ int gosr_patch_killswitch_set(gosr_patch_mgr *m, bool enabled,
     return rc;
 }
 
-int gosr_patch_killswitch_json(gosr_patch_mgr *m, json_t **out,
-                               gosr_error *err)
+int gosr_patch_killswitch_json(gosr_patch_mgr *m, json_t **out, gosr_error *err)
 {
     sqlite3_stmt *st;
     pthread_mutex_lock(&m->mu);
     json_t *o = json_pack("{s:b, s:b, s:b}", "ai_patch_ingest_enabled",
-                          m->ingest && !m->fail_safe, "fail_safe",
-                          m->fail_safe, "override_at_start",
-                          m->cfg.ingest_off_at_start);
+                          m->ingest && !m->fail_safe, "fail_safe", m->fail_safe,
+                          "override_at_start", m->cfg.ingest_off_at_start);
     json_t *audit = json_array();
     if (sqlite3_prepare_v2(m->db,
                            "SELECT state, actor, reason, time_ns FROM"

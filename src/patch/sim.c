@@ -74,7 +74,8 @@ int patch__content_value(const plive *p, const char *key, gosr_sbv *out)
     return v ? sbv_from_json(v, out, 0) : GOSR_OK;
 }
 
-/* ---- the patch host API --------------------------------------------------- */
+/* ---- the patch host API ---------------------------------------------------
+ */
 
 static prun *run_of(gosr_patch_mgr *m, gosr_sandbox_hcall *c)
 {
@@ -191,8 +192,7 @@ static int h_set_health(gosr_sandbox_hcall *c, void *ud)
     if (rc != GOSR_OK)
         return rc;
     gosr_entity e = {(uint64_t)id};
-    bool ok = gosr_world_get(r->w, e, &s) == GOSR_OK &&
-              in_cohort(r, s.owner) &&
+    bool ok = gosr_world_get(r->w, e, &s) == GOSR_OK && in_cohort(r, s.owner) &&
               gosr_world_set_health(r->w, e, (int32_t)hp) == GOSR_OK;
     return gosr_sandbox_ret_bool(c, ok);
 }
@@ -212,9 +212,8 @@ static int h_kv_get(gosr_sandbox_hcall *c, void *ud)
         return rc;
     memcpy(key, k, kl);
     key[kl] = '\0';
-    if (kl == 0 || gosr_world_kv_get(r->w, (gosr_entity){(uint64_t)id},
-                                     "patch", key, buf, sizeof buf,
-                                     &len) != GOSR_OK)
+    if (kl == 0 || gosr_world_kv_get(r->w, (gosr_entity){(uint64_t)id}, "patch",
+                                     key, buf, sizeof buf, &len) != GOSR_OK)
         return gosr_sandbox_ret_value(c, &(gosr_sbv){0});
     return gosr_sandbox_ret_str(c, buf, len);
 }
@@ -235,8 +234,8 @@ static int h_kv_set(gosr_sandbox_hcall *c, void *ud)
         return rc ? rc : GOSR_EINVAL;
     memcpy(key, k, kl);
     key[kl] = '\0';
-    bool ok = gosr_world_kv_set(r->w, (gosr_entity){(uint64_t)id}, "patch",
-                                key, v, vl) == GOSR_OK;
+    bool ok = gosr_world_kv_set(r->w, (gosr_entity){(uint64_t)id}, "patch", key,
+                                v, vl) == GOSR_OK;
     return gosr_sandbox_ret_bool(c, ok);
 }
 
@@ -332,10 +331,11 @@ int patch__host_create(gosr_patch_mgr *m, gosr_error *err)
 /* The KPI side of kpi.report from game modules (live only). */
 void patch__kpi_live(gosr_patch_mgr *m, const char *name, double v)
 {
-    kpi_add(&m->live_kpi, name, v);
+    kpi_add(&m->game_kpi, name, v);
 }
 
-/* ---- loading -------------------------------------------------------------- */
+/* ---- loading --------------------------------------------------------------
+ */
 
 void patch__free(plive *p)
 {
@@ -364,14 +364,13 @@ static int load_scripts(gosr_patch_mgr *m, plive *p, const char *dir,
         rc = gosr_file_read_all(path, 1u << 20, &src, &n);
         gosr_free(path);
         if (rc == GOSR_OK)
-            rc = gosr_sandbox_load(p->sb, (const char *)src, n,
-                                   man->scripts[i], NULL, err);
+            rc = gosr_sandbox_load(p->sb, (const char *)src, n, man->scripts[i],
+                                   NULL, err);
         gosr_free(src);
     }
     gosr_sbv ret = {0};
-    static const char probe[] =
-        "return (type(tick) == 'function' and 1 or 0) +"
-        " (type(on_event) == 'function' and 2 or 0)";
+    static const char probe[] = "return (type(tick) == 'function' and 1 or 0) +"
+                                " (type(on_event) == 'function' and 2 or 0)";
     if (rc == GOSR_OK)
         rc = gosr_sandbox_load(p->sb, probe, sizeof probe - 1, "probe", &ret,
                                err);
@@ -383,8 +382,7 @@ static int load_scripts(gosr_patch_mgr *m, plive *p, const char *dir,
     return rc;
 }
 
-int patch__load(gosr_patch_mgr *m, const char *id, plive **out,
-                gosr_error *err)
+int patch__load(gosr_patch_mgr *m, const char *id, plive **out, gosr_error *err)
 {
     *out = NULL;
     char *dir = gosr_asprintf("%s/%s", m->dir, id);
@@ -393,9 +391,9 @@ int patch__load(gosr_patch_mgr *m, const char *id, plive **out,
     size_t n = 0;
     gosr_gmod_manifest *man = NULL;
     plive *p = gosr_calloc(1, sizeof *p);
-    int rc = p && dir && mp ? gosr_file_read_all(mp, GOSR_GMOD_MANIFEST_MAX, &b,
-                                                 &n)
-                            : GOSR_ENOMEM;
+    int rc = p && dir && mp
+                 ? gosr_file_read_all(mp, GOSR_GMOD_MANIFEST_MAX, &b, &n)
+                 : GOSR_ENOMEM;
     if (rc != GOSR_OK)
         rc = gosr_error_set(err, rc, "patch_missing",
                             "known-good bundle %.16s... is not kept", id);
@@ -419,7 +417,8 @@ int patch__load(gosr_patch_mgr *m, const char *id, plive **out,
     return rc;
 }
 
-/* ---- one tick of a patch ---------------------------------------------------- */
+/* ---- one tick of a patch ----------------------------------------------------
+ */
 
 static int sset(gosr_sbv *t, const char *k, const char *v, size_t n)
 {
@@ -461,8 +460,7 @@ void patch__tick(gosr_patch_mgr *m, prun *r, uint64_t tick,
     for (size_t i = 0; r->p->has_event && i < nev; i++) {
         a[1] = (gosr_sbv){.type = GOSR_SBV_TABLE};
         sset(&a[1], "name", ev[i].name, strlen(ev[i].name));
-        sset(&a[1], "payload", (const char *)ev[i].payload,
-             ev[i].payload_len);
+        sset(&a[1], "payload", (const char *)ev[i].payload, ev[i].payload_len);
         sset(&a[1], "user", ev[i].user_id,
              ev[i].user_id ? strlen(ev[i].user_id) : 0);
         tset(&a[1], "tick", (int64_t)ev[i].tick);
@@ -493,7 +491,8 @@ static int shadow_world(gosr_patch_mgr *m, const gosr_world_snap *snap,
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         gosr_entity_slot s = {.mask = GOSR_C_POSITION | GOSR_C_OWNER |
                                       GOSR_C_HEALTH,
-                              .owner = i + 1, .health = 100};
+                              .owner = i + 1,
+                              .health = 100};
         s.pos.x = (int64_t)(x % 1000) * GOSR_FIX_ONE;
         gosr_entity e;
         rc = gosr_world_spawn(*out, &s, &e);
@@ -517,12 +516,11 @@ static void bot_inputs(uint64_t seed, uint64_t tick, botin *b)
     for (int i = 0; i < BOT_EVENTS; i++) {
         uint64_t x = seed * 0x9e3779b97f4a7c15ull + tick * 31 + (uint64_t)i;
         x ^= x >> 29, x *= 0xbf58476d1ce4e5b9ull, x ^= x >> 32;
-        snprintf(b->ev[i].name, sizeof b->ev[i].name,
-                 "bot:input:v1:completed");
+        snprintf(b->ev[i].name, sizeof b->ev[i].name, "bot:input:v1:completed");
         snprintf(b->user[i], sizeof b->user[i], "%llu",
                  (unsigned long long)(x % 64 + 1));
-        snprintf(b->pay[i], sizeof b->pay[i], "move %d %d",
-                 (int)(x % 7) - 3, (int)((x >> 8) % 7) - 3);
+        snprintf(b->pay[i], sizeof b->pay[i], "move %d %d", (int)(x % 7) - 3,
+                 (int)((x >> 8) % 7) - 3);
         b->ev[i].user_id = b->user[i];
         b->ev[i].payload = (uint8_t *)b->pay[i];
         b->ev[i].payload_len = (uint32_t)strlen(b->pay[i]);
@@ -591,14 +589,13 @@ static int run_shadow(gosr_patch_mgr *m, const char *id,
 
 json_t *patch__kpi_json(const pkpi *k)
 {
-    return json_pack("{s:I, s:I, s:f, s:I, s:f, s:f, s:f, s:f}", "ticks",
-                     (json_int_t)k->ticks, "faults", (json_int_t)k->faults,
-                     "eco_sum", k->eco_sum, "eco_n", (json_int_t)k->eco_n,
-                     "fault_rate",
-                     k->ticks ? (double)k->faults / (double)k->ticks : 0.0,
-                     "economy", k->eco_n ? k->eco_sum / (double)k->eco_n : 0.0,
-                     "quest_started", k->q_started, "quest_completed",
-                     k->q_completed);
+    return json_pack(
+        "{s:I, s:I, s:f, s:I, s:f, s:f, s:f, s:f}", "ticks",
+        (json_int_t)k->ticks, "faults", (json_int_t)k->faults, "eco_sum",
+        k->eco_sum, "eco_n", (json_int_t)k->eco_n, "fault_rate",
+        k->ticks ? (double)k->faults / (double)k->ticks : 0.0, "economy",
+        k->eco_n ? k->eco_sum / (double)k->eco_n : 0.0, "quest_started",
+        k->q_started, "quest_completed", k->q_completed);
 }
 
 int patch__stage_determinism(gosr_patch_mgr *m, const char *id, json_t **ev,
@@ -606,10 +603,11 @@ int patch__stage_determinism(gosr_patch_mgr *m, const char *id, json_t **ev,
 {
     gosr_world_snap *snap = NULL;
     uint32_t n = m->cfg.replay_ticks;
-    gosr_hash *h1 = gosr_calloc(n, sizeof *h1), *h2 = gosr_calloc(n, sizeof *h2);
+    gosr_hash *h1 = gosr_calloc(n, sizeof *h1),
+              *h2 = gosr_calloc(n, sizeof *h2);
     pkpi k1, k2;
-    int rc = h1 && h2 ? gosr_node_world_snapshot(m->node, &snap, err)
-                      : GOSR_ENOMEM;
+    int rc =
+        h1 && h2 ? gosr_node_world_snapshot(m->node, &snap, err) : GOSR_ENOMEM;
     if (rc == GOSR_OK)
         rc = run_shadow(m, id, snap, n, &k1, h1, err);
     if (rc == GOSR_OK)
@@ -631,8 +629,8 @@ int patch__stage_determinism(gosr_patch_mgr *m, const char *id, json_t **ev,
 }
 
 const char *patch__kpi_breach(const gosr_patch_mgr *m, const pkpi *k,
-                              const pkpi *ref, const char *prefix,
-                              char *detail, size_t cap)
+                              const pkpi *ref, const char *prefix, char *detail,
+                              size_t cap)
 {
     static char reason[48];
     double fr = k->ticks ? (double)k->faults / (double)k->ticks : 0;
@@ -640,17 +638,16 @@ const char *patch__kpi_breach(const gosr_patch_mgr *m, const pkpi *k,
     const char *what = NULL;
     if (fr > th->max_fault_rate) {
         what = "fault_rate";
-        snprintf(detail, cap, "fault rate %.4f > %.4f", fr,
-                 th->max_fault_rate);
+        snprintf(detail, cap, "fault rate %.4f > %.4f", fr, th->max_fault_rate);
     } else if (ref && ref->eco_n && k->eco_n) {
         double a = k->eco_sum / (double)k->eco_n;
         double b = ref->eco_sum / (double)ref->eco_n;
-        double d = (a > b ? a - b : b - a) / (b > 1 || b < -1 ? (b < 0 ? -b : b)
-                                                              : 1);
+        double d =
+            (a > b ? a - b : b - a) / (b > 1 || b < -1 ? (b < 0 ? -b : b) : 1);
         if (d > th->max_economy_drift) {
             what = "economy_drift";
-            snprintf(detail, cap, "economy %.3f vs %.3f: drift %.3f > %.3f",
-                     a, b, d, th->max_economy_drift);
+            snprintf(detail, cap, "economy %.3f vs %.3f: drift %.3f > %.3f", a,
+                     b, d, th->max_economy_drift);
         }
     }
     if (!what && ref && ref->q_started > 0 && k->q_started > 0) {
@@ -679,8 +676,8 @@ int patch__stage_canary(gosr_patch_mgr *m, const char *id, pkpi *cand,
     pthread_mutex_unlock(&m->mu);
     int rc = gosr_node_world_snapshot(m->node, &snap, err);
     if (rc == GOSR_OK)
-        rc = run_shadow(m, active[0] ? active : NULL, snap,
-                        m->cfg.canary_ticks, &base, NULL, err);
+        rc = run_shadow(m, active[0] ? active : NULL, snap, m->cfg.canary_ticks,
+                        &base, NULL, err);
     if (rc == GOSR_OK)
         rc = run_shadow(m, id, snap, m->cfg.canary_ticks, cand, NULL, err);
     gosr_world_snap_free(snap);
@@ -689,7 +686,7 @@ int patch__stage_canary(gosr_patch_mgr *m, const char *id, pkpi *cand,
             char r[96];
             snprintf(r, sizeof r, "canary_%.50s", err->reason + 12);
             r[63] = '\0';
-    memcpy(err->reason, r, 64);
+            memcpy(err->reason, r, 64);
         }
         return rc;
     }
@@ -697,8 +694,8 @@ int patch__stage_canary(gosr_patch_mgr *m, const char *id, pkpi *cand,
                     "candidate", patch__kpi_json(cand), "baseline_patch",
                     active[0] ? active : NULL);
     char detail[256];
-    const char *r = patch__kpi_breach(m, cand, &base, "canary", detail,
-                                      sizeof detail);
+    const char *r =
+        patch__kpi_breach(m, cand, &base, "canary", detail, sizeof detail);
     if (r && !strcmp(r, "canary_fault_rate"))
         return gosr_error_set(err, GOSR_EDENIED, r, "%s", detail);
     if (r) { /* a KPI outside its threshold: a person decides */

@@ -13,7 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- stage 1: integrity and authenticity ---------------------------------- */
+/* ---- stage 1: integrity and authenticity ----------------------------------
+ */
 
 /* Re-labels a verifier reason: manifest_* is a schema problem, anything
  * else an integrity one. */
@@ -52,7 +53,8 @@ static int lineage(gosr_patch_mgr *m, const gosr_gmod_manifest *man,
     if (strcmp(parent, active) != 0)
         return gosr_error_set(err, GOSR_EDENIED, "integrity_lineage",
                               "parent_patch_id '%s' is not the active patch "
-                              "'%s'", parent, active[0] ? active : "(none)");
+                              "'%s'",
+                              parent, active[0] ? active : "(none)");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(m->db,
                            "SELECT version FROM patches WHERE series = ? AND"
@@ -60,24 +62,26 @@ static int lineage(gosr_patch_mgr *m, const gosr_gmod_manifest *man,
                            -1, &st, NULL) != SQLITE_OK)
         return gosr_error_set(err, GOSR_EIO, "patch_db", "lineage");
     sqlite3_bind_text(st, 1, man->id, -1, SQLITE_STATIC);
-    int rc = GOSR_OK;
-    while (rc == GOSR_OK && sqlite3_step(st) == SQLITE_ROW) {
+    gosr_semver top;
+    char top_text[64] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) { /* the newest of the series */
         gosr_semver v;
-        if (gosr_semver_parse((const char *)sqlite3_column_text(st, 0), &v,
-                              NULL) != GOSR_OK)
-            continue;
-        if (gosr_semver_compare(&man->version, &v) <= 0)
-            rc = gosr_error_set(err, GOSR_EDENIED, "integrity_version_rollback",
-                                "version %s is not newer than %s",
-                                man->version_text,
-                                (const char *)sqlite3_column_text(st, 0));
-        else if (man->version.major > v.major + 1)
-            rc = gosr_error_set(err, GOSR_EDENIED,
-                                "integrity_version_fast_forward",
-                                "version %s skips a major version after %s",
-                                man->version_text,
-                                (const char *)sqlite3_column_text(st, 0));
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (gosr_semver_parse(t, &v, NULL) == GOSR_OK &&
+            (!top_text[0] || gosr_semver_compare(&v, &top) > 0)) {
+            top = v;
+            snprintf(top_text, sizeof top_text, "%s", t);
+        }
     }
+    int rc = GOSR_OK;
+    if (top_text[0] && gosr_semver_compare(&man->version, &top) <= 0)
+        rc = gosr_error_set(err, GOSR_EDENIED, "integrity_version_rollback",
+                            "version %s is not newer than %s",
+                            man->version_text, top_text);
+    else if (top_text[0] && man->version.major > top.major + 1)
+        rc = gosr_error_set(err, GOSR_EDENIED, "integrity_version_fast_forward",
+                            "version %s skips a major version after %s",
+                            man->version_text, top_text);
     sqlite3_finalize(st);
     return rc;
 }
@@ -143,7 +147,8 @@ int patch__stage_integrity(gosr_patch_mgr *m, const char *path,
     return lineage(m, *man, err);
 }
 
-/* ---- stage 2: schema and compatibility ------------------------------------ */
+/* ---- stage 2: schema and compatibility ------------------------------------
+ */
 
 /* Adds every string member `field` of the array `key` of content c. */
 static void collect(json_t *set, const json_t *c, const char *key,
@@ -196,11 +201,15 @@ static int refs(const json_t *c, json_t *npcs, json_t *items, json_t *quests,
             return gosr_error_set(err, GOSR_EDENIED, "schema_ref_npc",
                                   "quest '%s' names unknown npc '%s'", qid,
                                   npc);
-        json_array_foreach(json_object_get(q, "items"), j, x)
-        if (!json_object_get(items, json_string_value(x)))
-            return gosr_error_set(err, GOSR_EDENIED, "schema_ref_item",
-                                  "quest '%s' names unknown item '%s'", qid,
-                                  json_string_value(x));
+        json_array_foreach(json_object_get(q, "items"), j, x) if (
+            !json_object_get(
+                items, json_string_value(
+                           x))) return gosr_error_set(err, GOSR_EDENIED,
+                                                      "schema_ref_item",
+                                                      "quest '%s' names "
+                                                      "unknown item '%s'",
+                                                      qid,
+                                                      json_string_value(x));
         json_t *rew = json_object_get(json_object_get(q, "rewards"), "items");
         json_array_foreach(rew, j, x)
         {
@@ -210,11 +219,15 @@ static int refs(const json_t *c, json_t *npcs, json_t *items, json_t *quests,
                                       "quest '%s' rewards unknown item '%s'",
                                       qid, it);
         }
-        json_array_foreach(json_object_get(q, "requires"), j, x)
-        if (!json_object_get(quests, json_string_value(x)))
-            return gosr_error_set(err, GOSR_EDENIED, "schema_ref_quest",
-                                  "quest '%s' requires unknown quest '%s'",
-                                  qid, json_string_value(x));
+        json_array_foreach(json_object_get(q, "requires"), j, x) if (
+            !json_object_get(
+                quests, json_string_value(
+                            x))) return gosr_error_set(err, GOSR_EDENIED,
+                                                       "schema_ref_quest",
+                                                       "quest '%s' requires "
+                                                       "unknown quest '%s'",
+                                                       qid,
+                                                       json_string_value(x));
     }
     return GOSR_OK;
 }
@@ -252,16 +265,19 @@ int patch__stage_schema(gosr_patch_mgr *m, const gosr_gmod_manifest *man,
 
 /* Names a patch script may not mention (docs/patch.md). */
 static const char *const FORBIDDEN[] = {
-    "load",      "loadstring", "dofile",  "loadfile", "require",
-    "io",        "os",         "debug",   "package",  "collectgarbage",
-    "rawset",    "rawget",     "_G",      "_ENV",     "setmetatable",
+    "load",         "loadstring",  "dofile",   "loadfile", "require",
+    "io",           "os",          "debug",    "package",  "collectgarbage",
+    "rawset",       "rawget",      "_G",       "_ENV",     "setmetatable",
     "getmetatable", "string.dump", "coroutine"};
 /* Banned terms (content policy) and unsafe prompt patterns. */
-static const char *const BANNED[] = {"fuck", "shit", "cunt", "bitch",
-                                     "asshole", "faggot"};
-static const char *const PROMPTS[] = {
-    "ignore previous instructions", "ignore all previous", "system prompt",
-    "jailbreak", "developer mode", "you are now"};
+static const char *const BANNED[] = {"fuck",  "shit",    "cunt",
+                                     "bitch", "asshole", "faggot"};
+static const char *const PROMPTS[] = {"ignore previous instructions",
+                                      "ignore all previous",
+                                      "system prompt",
+                                      "jailbreak",
+                                      "developer mode",
+                                      "you are now"};
 
 static bool ident_char(int c)
 {
@@ -342,7 +358,7 @@ static int lint_content(const json_t *c, gosr_error *err)
     json_t *d, *l;
     char where[96];
     json_array_foreach(json_object_get(c, "dialogue"), i, d)
-    json_array_foreach(json_object_get(d, "lines"), j, l)
+        json_array_foreach(json_object_get(d, "lines"), j, l)
     {
         snprintf(where, sizeof where, "$.content.dialogue[%zu].lines[%zu]", i,
                  j);
@@ -354,8 +370,8 @@ static int lint_content(const json_t *c, gosr_error *err)
     json_array_foreach(json_object_get(c, "quests"), i, d)
     {
         snprintf(where, sizeof where, "$.content.quests[%zu].title", i);
-        int rc = lint_text(where, json_string_value(json_object_get(d, "title")),
-                           err);
+        int rc = lint_text(where,
+                           json_string_value(json_object_get(d, "title")), err);
         if (rc != GOSR_OK)
             return rc;
     }
@@ -405,9 +421,8 @@ static int domain(gosr_patch_mgr *m, const json_t *c, gosr_error *err)
     {
         json_t *colour = json_object();
         bool cyc = false;
-        json_array_foreach(json_object_get(r, "states"), j, s)
-        if (!cyc)
-            cyc = auto_cycle(r, json_string_value(s), colour);
+        json_array_foreach(json_object_get(r, "states"), j, s) if (!cyc) cyc =
+            auto_cycle(r, json_string_value(s), colour);
         json_decref(colour);
         if (cyc)
             return gosr_error_set(err, GOSR_EDENIED, "static_npc_cycle",

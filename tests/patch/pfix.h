@@ -86,8 +86,8 @@ static inline char *pfix_patch(const pfix *f, const char *name,
     gosr_gmod_pack_opts o = {.key = &f->dev, .chain = &f->cert, .nchain = 1};
     gosr_error err = {0};
     if (gosr_gmod_pack(dir, &o, out, &err) != GOSR_OK)
-        gosr_test_fail(__FILE__, __LINE__, "pack %s: %s: %s", name,
-                       err.reason, err.detail);
+        gosr_test_fail(__FILE__, __LINE__, "pack %s: %s: %s", name, err.reason,
+                       err.detail);
     gosr_free(src);
     gosr_free(dir);
     gosr_free(mp);
@@ -96,8 +96,8 @@ static inline char *pfix_patch(const pfix *f, const char *name,
 
 /* An in-process node (not started) and its patch manager. */
 typedef struct pnode {
-    gosr_node *n;       /* the node */
-    gosr_patch_mgr *m;  /* its manager */
+    gosr_node *n;      /* the node */
+    gosr_patch_mgr *m; /* its manager */
 } pnode;
 
 static inline void pnode_open(pnode *p, const pfix *f, const char *dir,

@@ -88,8 +88,8 @@ GOSR_TEST(rollback_to_known_good_is_one_pointer_update)
     CHECK(!strcmp(cur, v2));
     CHECK_EQ(pct_of(&p), 100);
     CHECK(!strcmp(pstate(p.m, v1), "superseded"));
-    CHECK_OK(gosr_patch_rollback(p.m, NULL, "operator:bob", "bad balance",
-                                 &err));
+    CHECK_OK(
+        gosr_patch_rollback(p.m, NULL, "operator:bob", "bad balance", &err));
     /* in effect before the next tick: the live pointer already moved */
     CHECK_OK(gosr_patch_active(p.m, cur, NULL));
     CHECK(!strcmp(cur, v1));
@@ -118,8 +118,7 @@ GOSR_TEST(rollback_to_known_good_is_one_pointer_update)
     }
     CHECK(found);
     /* a rolled-back patch cannot be a rollback target */
-    CHECK_EQ(gosr_patch_rollback(p.m, v2, "operator", "x", &err),
-             GOSR_ESTATE);
+    CHECK_EQ(gosr_patch_rollback(p.m, v2, "operator", "x", &err), GOSR_ESTATE);
     gosr_free(b);
     pnode_close(&p);
     gosr_free(d);
@@ -133,21 +132,27 @@ GOSR_TEST(killswitch_off_and_on_with_audit_trail)
     pnode_open(&p, &F, d, NULL);
     char id[65];
     gosr_error err = {0};
-    CHECK_EQ(gosr_patch_killswitch_set(p.m, false, "operator", "", false,
-                                       &err),
+    CHECK_EQ(gosr_patch_killswitch_set(p.m, false, "operator", "", false, &err),
              GOSR_EINVAL);
     CHECK_OK(gosr_patch_killswitch_set(p.m, false, "operator:carol",
                                        "incident 42", false, &err));
     char *b = pfix_patch(&F, "good", "1.0.0", NULL, NULL, NULL, NULL);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "policy_ingest_disabled"));
+    CHECK(strstr(err.detail, "dry run: stages 1-3 passed") != NULL);
+    CHECK(!strcmp(pstate(p.m, id), "")); /* nothing recorded */
+    char *bad = pfix_patch(&F, "dry-bad", "1.0.1", NULL, NULL, NULL,
+                           "function tick() os.exit() end\n");
+    CHECK_EQ(gosr_patch_submit(p.m, bad, "test", id, &err), GOSR_EDENIED);
+    CHECK(strstr(err.detail, "dry run: static_forbidden_api") != NULL);
+    gosr_free(bad);
     CHECK_OK(gosr_patch_killswitch_set(p.m, true, "operator:carol",
                                        "incident closed", false, &err));
     CHECK_OK(submit(&p, b, id, &err));
     CHECK(!strcmp(pstate(p.m, id), "active"));
     /* off again: the running patch keeps running, the rollout holds */
-    CHECK_OK(gosr_patch_killswitch_set(p.m, false, "operator:carol",
-                                       "freeze", false, &err));
+    CHECK_OK(gosr_patch_killswitch_set(p.m, false, "operator:carol", "freeze",
+                                       false, &err));
     step(&p, 12);
     CHECK_EQ(pct_of(&p), 1);
     json_t *o = NULL;
@@ -189,9 +194,9 @@ GOSR_TEST(killswitch_fail_safe_needs_privileged_override)
     char *db = gosr_asprintf("%s/patches.db", d);
     sqlite3 *s = NULL;
     REQUIRE(sqlite3_open(db, &s) == SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(s, "UPDATE control SET value = 'maybe'", NULL,
-                          NULL, NULL),
-             SQLITE_OK);
+    CHECK_EQ(
+        sqlite3_exec(s, "UPDATE control SET value = 'maybe'", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(s);
     pnode_open(&p, &F, d, NULL);
     json_t *o = NULL;
@@ -203,9 +208,9 @@ GOSR_TEST(killswitch_fail_safe_needs_privileged_override)
     char id[65];
     char *b = pfix_patch(&F, "good", "1.0.0", NULL, NULL, NULL, NULL);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
-    CHECK_EQ(gosr_patch_killswitch_set(p.m, true, "operator", "try", false,
-                                       &err),
-             GOSR_EDENIED);
+    CHECK_EQ(
+        gosr_patch_killswitch_set(p.m, true, "operator", "try", false, &err),
+        GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "killswitch_override_required"));
     CHECK_OK(gosr_patch_killswitch_set(p.m, true, "operator:privileged",
                                        "verified flag", true, &err));
@@ -232,8 +237,8 @@ GOSR_TEST(restart_in_the_middle_of_the_canary_resumes)
     char *db = gosr_asprintf("%s/patches.db", d);
     sqlite3 *s = NULL;
     REQUIRE(sqlite3_open(db, &s) == SQLITE_OK);
-    CHECK_EQ(sqlite3_exec(s, "UPDATE patches SET state = 'canary'", NULL,
-                          NULL, NULL),
+    CHECK_EQ(sqlite3_exec(s, "UPDATE patches SET state = 'canary'", NULL, NULL,
+                          NULL),
              SQLITE_OK);
     sqlite3_close(s);
     pnode_open(&p, &F, d, NULL);
@@ -266,8 +271,8 @@ GOSR_TEST(restart_in_the_middle_of_a_rollout_resumes_at_its_stage)
     step(&p, 4);
     CHECK_EQ(pct_of(&p), 50);
     /* off across a restart: the rollout holds (fails safe) */
-    CHECK_OK(gosr_patch_killswitch_set(p.m, false, "operator", "hold", false,
-                                       &err));
+    CHECK_OK(
+        gosr_patch_killswitch_set(p.m, false, "operator", "hold", false, &err));
     pnode_close(&p);
     pnode_open(&p, &F, d, NULL);
     step(&p, 8);
@@ -317,8 +322,8 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c,
     pthread_mutex_lock(&h->mu);
     h->posts++;
     pthread_mutex_unlock(&h->mu);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result rc = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return rc;
@@ -337,8 +342,7 @@ GOSR_TEST(rollout_kpi_breach_rolls_back_automatically_with_webhook)
     REQUIRE(md != NULL);
     const union MHD_DaemonInfo *di =
         MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT);
-    char *url = gosr_asprintf("http://127.0.0.1:%u/alert",
-                              (unsigned)di->port);
+    char *url = gosr_asprintf("http://127.0.0.1:%u/alert", (unsigned)di->port);
     char *d = dir_for("breach");
     gosr_patch_config pc = {.webhook_url = url};
     pnode p;
@@ -445,6 +449,31 @@ GOSR_TEST(rollout_economy_drift_at_stage_end_rolls_back)
     CHECK(strstr((const char *)mb.data, "gosr_patch_rollbacks_total 1") !=
           NULL);
     gosr_buf_free(&mb);
+    gosr_free(b);
+    pnode_close(&p);
+    gosr_free(d);
+}
+
+GOSR_TEST(rollout_advanced_by_command_only)
+{
+    pfix_keys(&F);
+    char *d = dir_for("advance");
+    gosr_patch_config pc = {.no_worker = true, .stage_ticks = UINT32_MAX};
+    pnode p;
+    pnode_open(&p, &F, d, &pc);
+    char id[65];
+    gosr_error err = {0};
+    char *b = pfix_patch(&F, "good", "1.0.0", NULL, NULL, NULL, NULL);
+    CHECK_OK(submit(&p, b, id, &err));
+    step(&p, 50);
+    CHECK_EQ(pct_of(&p), 1);
+    CHECK_OK(gosr_patch_advance(p.m, "operator", &err));
+    CHECK_EQ(pct_of(&p), 10);
+    CHECK_OK(gosr_patch_advance(p.m, "operator", &err));
+    CHECK_OK(gosr_patch_advance(p.m, "operator", &err));
+    CHECK_EQ(pct_of(&p), 100);
+    CHECK_EQ(gosr_patch_advance(p.m, "operator", &err), GOSR_ESTATE);
+    CHECK(!strcmp(err.reason, "rollout_not_in_progress"));
     gosr_free(b);
     pnode_close(&p);
     gosr_free(d);

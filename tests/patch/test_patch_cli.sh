@@ -5,7 +5,9 @@
 # with its audit trail, a second patch then `gosr patch rollback`, a
 # SIGTERM restart with the emergency override `--patch-ingest off`, and the
 # privileged + TOTP override (codes from Debian's oathtool), and `gosr
-# patch generate` (ghost-tier patch_author) taken to active. Env: GOSR =
+# patch generate` (ghost-tier patch_author) taken to active, and a SIGKILL
+# in the middle of a rollout advanced by command (it resumes at its
+# stage). Env: GOSR =
 # path of the gosr binary. Design under test: docs/patch.md.
 set -u
 
@@ -140,6 +142,24 @@ P3=$(jq -r .id "$T/out")
 wait_active "$P3" 100
 expect 0 "$GOSR" patch status "$P3" --data "$D" --json
 [ "$(jq -r .parent "$T/out")" = "$P1" ] && ok || bad "generated patch lineage"
+stop_node
+
+# ---- SIGKILL in the middle of a rollout advanced by command ---------------
+D=$T/node2
+echo '{"patch": {"replay_ticks": 20, "canary_ticks": 20, "stage_ticks": 4294967295}}' \
+  >"$T/config.json"
+start_node
+expect 0 "$GOSR" patch submit "$T/p1.gmod" --data "$D" --json
+Q1=$(jq -r .id "$T/out")
+wait_active "$Q1" 1
+expect 0 "$GOSR" patch advance --data "$D" --json
+[ "$(jq -r .rollout_pct "$T/out")" = "10" ] && ok || bad "advance to 10%"
+kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
+rm -f "$D/admin.json"
+start_node
+wait_active "$Q1" 10
+expect 0 "$GOSR" patch advance --data "$D" --json
+[ "$(jq -r .rollout_pct "$T/out")" = "50" ] && ok || bad "advance after restart"
 stop_node
 
 echo "patch cli: $passes passed, $fails failed"

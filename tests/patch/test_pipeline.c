@@ -93,12 +93,11 @@ GOSR_TEST(good_patch_reaches_active_through_every_stage)
     json_t *o = NULL;
     CHECK_OK(gosr_patch_status_json(p.m, id, &o, &err));
     json_t *tr = json_object_get(o, "transitions");
-    const char *want[] = {"draft", "validated", "canary", "approved",
-                          "active"};
+    const char *want[] = {"draft", "validated", "canary", "approved", "active"};
     for (size_t i = 0; i < 5; i++)
-        CHECK(!strcmp(json_string_value(json_object_get(
-                          json_array_get(tr, i), "state")),
-                      want[i]));
+        CHECK(!strcmp(
+            json_string_value(json_object_get(json_array_get(tr, i), "state")),
+            want[i]));
     CHECK(json_is_true(json_object_get(o, "known_good")));
     CHECK(json_object_get(json_object_get(o, "kpi"), "determinism") != NULL);
     json_decref(o);
@@ -130,7 +129,8 @@ GOSR_TEST(stage1_integrity_rejections)
     /* a flipped byte in the bundle */
     char *b = pfix_patch(&F, "flip", "1.0.0", NULL, NULL, NULL, NULL);
     gosr_test_system("printf 'X' | dd of='%s' bs=1 seek=200 conv=notrunc "
-                     "2>/dev/null", b);
+                     "2>/dev/null",
+                     b);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err) != GOSR_OK, 1);
     CHECK(!strncmp(err.reason, "integrity_", 10));
     CHECK(!strcmp(pstate(p.m, id), "rejected"));
@@ -141,6 +141,18 @@ GOSR_TEST(stage1_integrity_rejections)
     CHECK(!strcmp(err.reason, "integrity_lineage"));
     CHECK(!strcmp(reason_of(p.m, id), "integrity_lineage"));
     gosr_free(b);
+    /* a certificate that does not allow kind patch */
+    {
+        pfix g = F;
+        int64_t now = (int64_t)(gosr_time_wall_ns() / 1000000000u);
+        gosr_cert_issue(&F.root, F.dev.pk, "gamesonly",
+                        GOSR_CERT_KIND_GAME | GOSR_CERT_KIND_MOD, now - 60,
+                        now + 86400, &g.cert, NULL);
+        b = pfix_patch(&g, "nokind", "1.0.0", NULL, NULL, NULL, NULL);
+        CHECK(gosr_patch_submit(p.m, b, "test", id, &err) != GOSR_OK);
+        CHECK(!strcmp(err.reason, "integrity_cert_kind_not_allowed"));
+        gosr_free(b);
+    }
     /* replay of the same bundle (also after a restart) */
     char gid[65];
     good_active(&p, gid);
@@ -235,13 +247,14 @@ GOSR_TEST(stage3_static_rejections)
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "static_procgen_cap"));
     gosr_free(b);
-    b = pfix_patch(&F, "cycle", "1.0.4", NULL, NULL,
-                   "{\"npc_behaviors\": [{\"id\": \"b\", \"npc\": \"innkeeper\","
-                   " \"initial\": \"a\", \"states\": [\"a\", \"b\"],"
-                   " \"transitions\": [{\"from\": \"a\", \"to\": \"b\", \"on\":"
-                   " \"auto\"}, {\"from\": \"b\", \"to\": \"a\", \"on\":"
-                   " \"auto\"}]}]}",
-                   NULL);
+    b = pfix_patch(
+        &F, "cycle", "1.0.4", NULL, NULL,
+        "{\"npc_behaviors\": [{\"id\": \"b\", \"npc\": \"innkeeper\","
+        " \"initial\": \"a\", \"states\": [\"a\", \"b\"],"
+        " \"transitions\": [{\"from\": \"a\", \"to\": \"b\", \"on\":"
+        " \"auto\"}, {\"from\": \"b\", \"to\": \"a\", \"on\":"
+        " \"auto\"}]}]}",
+        NULL);
     CHECK_EQ(gosr_patch_submit(p.m, b, "test", id, &err), GOSR_EDENIED);
     CHECK(!strcmp(err.reason, "static_npc_cycle"));
     gosr_free(b);
@@ -308,8 +321,7 @@ GOSR_TEST(stage6_policy_gate_person_rejects_or_approves)
     gosr_free(b);
     b = pfix_patch(&F, "manual2", "1.0.1", NULL, NULL, NULL, NULL);
     CHECK_OK(submit(&p, b, id, &err));
-    CHECK_OK(gosr_patch_approve(p.m, id, "operator:alice", "looks fine",
-                                &err));
+    CHECK_OK(gosr_patch_approve(p.m, id, "operator:alice", "looks fine", &err));
     CHECK(!strcmp(pstate(p.m, id), "active"));
     json_t *o = NULL;
     CHECK_OK(gosr_patch_status_json(p.m, id, &o, &err));
@@ -317,11 +329,10 @@ GOSR_TEST(stage6_policy_gate_person_rejects_or_approves)
     bool by_alice = false;
     size_t i;
     json_t *t;
-    json_array_foreach(tr, i, t)
-    by_alice |= !strcmp(json_string_value(json_object_get(t, "state")),
-                        "approved") &&
-                !strcmp(json_string_value(json_object_get(t, "actor")),
-                        "operator:alice");
+    json_array_foreach(tr, i, t) by_alice |=
+        !strcmp(json_string_value(json_object_get(t, "state")), "approved") &&
+        !strcmp(json_string_value(json_object_get(t, "actor")),
+                "operator:alice");
     CHECK(by_alice);
     json_decref(o);
     gosr_free(b);
@@ -362,20 +373,20 @@ GOSR_TEST(game_module_reads_patch_by_cohort)
                   "\"2026-11-24T00:00:00Z\"}");
     gosr_free(t);
     t = gosr_asprintf("%s/main.lua", gdir);
-    char *lua = gosr_asprintf(
-        "local ids = nil\n"
-        "local function g(o)\n"
-        "  local e = patch.get('economy_tuning', o)\n"
-        "  return e and tostring(e.multipliers.gold) or 'nil'\n"
-        "end\n"
-        "function tick(ctx)\n"
-        "  if not ids then ids = {world.spawn(0,0,0,0,0,0,100),"
-        " world.spawn(0,0,0,0,0,0,100)} end\n"
-        "  world.kv_set(ids[1], 'v', g(%llu))\n"
-        "  world.kv_set(ids[2], 'v', g(%llu))\n"
-        "  kpi.report('economy', 150)\n"
-        "end\n",
-        (unsigned long long)in, (unsigned long long)out);
+    char *lua =
+        gosr_asprintf("local ids = nil\n"
+                      "local function g(o)\n"
+                      "  local e = patch.get('economy_tuning', o)\n"
+                      "  return e and tostring(e.multipliers.gold) or 'nil'\n"
+                      "end\n"
+                      "function tick(ctx)\n"
+                      "  if not ids then ids = {world.spawn(0,0,0,0,0,0,100),"
+                      " world.spawn(0,0,0,0,0,0,100)} end\n"
+                      "  world.kv_set(ids[1], 'v', g(%llu))\n"
+                      "  world.kv_set(ids[2], 'v', g(%llu))\n"
+                      "  kpi.report('economy', 150)\n"
+                      "end\n",
+                      (unsigned long long)in, (unsigned long long)out);
     pfix_write(t, lua);
     gosr_free(t);
     gosr_free(lua);
@@ -419,6 +430,66 @@ GOSR_TEST(game_module_reads_patch_by_cohort)
     }
     CHECK(!strcmp(v[0], "2.0")); /* in the cohort: the new patch */
     CHECK(!strcmp(v[1], "1.5")); /* outside: the previous one (sticky) */
+    gosr_free(b);
+    pnode_close(&p);
+    gosr_free(d);
+}
+
+/* A game module's own KPI moving during the rollout (judged against its
+ * level before the rollout) rolls the patch back at the stage end. */
+GOSR_TEST(game_kpi_drift_during_rollout_rolls_back)
+{
+    pfix_keys(&F);
+    char *d = dir_for("gamekpi");
+    pnode p;
+    pnode_open(&p, &F, d, NULL);
+    char *gdir = gosr_asprintf("%s/src-game2", gosr_test_tmpdir());
+    gosr_test_system("mkdir -p '%s'", gdir);
+    char *t = gosr_asprintf("%s/gmod.json", gdir);
+    pfix_write(t, "{\"schema_version\":\"1.0.0\",\"id\":\"shop\","
+                  "\"version\":\"1.0.0\",\"kind\":\"game\","
+                  "\"engine_compat\":\">=0.1.0\",\"capabilities\":"
+                  "[\"patch\",\"kpi\"],\"entry\":\"main.lua\",\"author\":"
+                  "{\"type\":\"human\",\"name\":\"t\"},\"created_at\":"
+                  "\"2026-11-24T00:00:00Z\"}");
+    gosr_free(t);
+    t = gosr_asprintf("%s/main.lua", gdir);
+    pfix_write(t, "function tick(ctx)\n"
+                  "  local e = patch.get('economy_tuning')\n"
+                  "  local m = e and e.multipliers.gold or 1.0\n"
+                  "  kpi.report('economy', 100 * m)\n"
+                  "end\n");
+    gosr_free(t);
+    t = gosr_asprintf("%s/shop.gmod", gosr_test_tmpdir());
+    gosr_gmod_pack_opts po = {.key = &F.dev, .chain = &F.cert, .nchain = 1};
+    gosr_error err = {0};
+    CHECK_OK(gosr_gmod_pack(gdir, &po, t, &err));
+    CHECK_OK(gosr_node_publish(p.n, t, true, "test", NULL, &err));
+    char gid[65], id[65], cur[65];
+    good_active(&p, gid); /* gold 1.5: the shop's economy is 150 */
+    step(&p, 8);          /* a full window before the next rollout */
+    char *b = pfix_patch(&F, "gold4", "1.1.0", gid, NULL,
+                         "{\"economy_tuning\": {\"multipliers\": {\"gold\":"
+                         " 4.0}, \"prices\": {\"cheese\": 3}}}",
+                         NULL);
+    CHECK_OK(submit(&p, b, id, &err));
+    /* the canary saw the patch layer's economy move too: a person decides */
+    CHECK(!strcmp(pstate(p.m, id), "canary"));
+    CHECK_OK(gosr_patch_approve(p.m, id, "operator:dana", "accept", &err));
+    CHECK(!strcmp(pstate(p.m, id), "active"));
+    step(&p, 4); /* the first stage ends: the shop's economy went 150 -> 400 */
+    CHECK_OK(gosr_patch_active(p.m, cur, NULL));
+    CHECK(!strcmp(cur, gid));
+    CHECK(!strcmp(pstate(p.m, id), "rolled_back"));
+    json_t *o = NULL;
+    CHECK_OK(gosr_patch_status_json(p.m, id, &o, &err));
+    json_t *tr = json_object_get(o, "transitions");
+    json_t *last = json_array_get(tr, json_array_size(tr) - 1);
+    CHECK(!strcmp(json_string_value(json_object_get(last, "reason")),
+                  "rollout_economy_drift"));
+    json_decref(o);
+    gosr_free(t);
+    gosr_free(gdir);
     gosr_free(b);
     pnode_close(&p);
     gosr_free(d);
