@@ -48,6 +48,9 @@ typedef struct gosr_patch_thresholds {
     double max_fault_rate;      /* faults per tick (default 0: none) */
     double max_economy_drift;   /* relative drift of `economy` (0.5) */
     double max_quest_deviation; /* completion-rate deviation (0.5) */
+    double min_quest_samples;   /* quests started in both windows before
+                                   the deviation is judged (20): fewer is
+                                   noise, not evidence */
 } gosr_patch_thresholds;
 
 /* Manager configuration; zero fields take defaults. */

@@ -99,6 +99,8 @@ static void patch_config(const json_t *o, gosr_patch_config *pc)
         pc->th.max_economy_drift = json_number_value(v);
     if ((v = json_object_get(o, "max_quest_deviation")))
         pc->th.max_quest_deviation = json_number_value(v);
+    if ((v = json_object_get(o, "min_quest_samples")))
+        pc->th.min_quest_samples = json_number_value(v);
 }
 
 static int run_node(gosr_node_config *c, gosr_patch_config *pc, bool json)

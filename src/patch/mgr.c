@@ -36,6 +36,8 @@ static void defaults(gosr_patch_config *c)
         c->th.max_economy_drift = 0.5;
     if (c->th.max_quest_deviation <= 0)
         c->th.max_quest_deviation = 0.5;
+    if (c->th.min_quest_samples <= 0)
+        c->th.min_quest_samples = 20;
     if (!c->stage_ticks)
         c->stage_ticks = 30;
     if (!c->keep_known_good)

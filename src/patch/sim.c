@@ -650,7 +650,9 @@ const char *patch__kpi_breach(const gosr_patch_mgr *m, const pkpi *k,
                      b, d, th->max_economy_drift);
         }
     }
-    if (!what && ref && ref->q_started > 0 && k->q_started > 0) {
+    if (!what && ref && ref->q_started >= th->min_quest_samples &&
+        k->q_started >= th->min_quest_samples && k->q_started > 0 &&
+        ref->q_started > 0) {
         double a = k->q_completed / k->q_started;
         double b = ref->q_completed / ref->q_started;
         if ((a > b ? a - b : b - a) > th->max_quest_deviation) {
