@@ -10,36 +10,11 @@ set -u
 GOSR=${GOSR:?set GOSR to the gosr binary}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
 
 # expect CODE CMD... — runs the command, checks its exit code; output lands
 # in $T/out and $T/err for later greps.
-expect() {
-  local want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: exit $got, want $want: $*" >&2
-    sed 's/^/  stdout: /' "$T/out" >&2
-    sed 's/^/  stderr: /' "$T/err" >&2
-    fails=$((fails + 1))
-  else
-    passes=$((passes + 1))
-  fi
-}
+. "$(dirname "$0")/../lib.sh"
 
-# has FILE TEXT — checks FILE contains TEXT.
-has() {
-  if grep -qF -- "$2" "$1"; then
-    passes=$((passes + 1))
-  else
-    echo "FAIL: $1 lacks '$2':" >&2
-    sed 's/^/  /' "$1" >&2
-    fails=$((fails + 1))
-  fi
-}
 
 mode_of() { stat -c %a "$1"; }
 

@@ -12,36 +12,11 @@ GOSR=${GOSR:?set GOSR to the gosr binary}
 SRC=${GOSR_SOURCE_DIR:?set GOSR_SOURCE_DIR}/examples/hello
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0
-passes=0
 
 # expect CODE CMD... — runs the command and checks its exit code; output
 # lands in $T/out and $T/err.
-expect() {
-  local want=$1
-  shift
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: exit $got, want $want: $*" >&2
-    sed 's/^/  stdout: /' "$T/out" >&2
-    sed 's/^/  stderr: /' "$T/err" >&2
-    fails=$((fails + 1))
-  else
-    passes=$((passes + 1))
-  fi
-}
+. "$(dirname "$0")/../lib.sh"
 
-# has FILE TEXT — checks FILE contains TEXT.
-has() {
-  if grep -qF -- "$2" "$1"; then
-    passes=$((passes + 1))
-  else
-    echo "FAIL: $1 lacks '$2':" >&2
-    sed 's/^/  /' "$1" >&2
-    fails=$((fails + 1))
-  fi
-}
 
 # rejected REASON CMD... — exit 3 and {"ok":false,"reason":REASON} on stdout.
 rejected() {
