@@ -168,8 +168,15 @@ ctl 7 publish "$T/mod3.bin" --rf 1 > /dev/null
 stamp "mod3 published twice"
 # (node 8 may already have met node 6's corruption while repairing mod1 and
 # banned it; then node 6 is not counted and the fetch avoids it outright)
-wait_until 30 has_replicas 8 "$R3" 1 || fail "fetcher sees no holder"
-stamp "fetcher sees a holder"
+# The fetch must be able to reach the corrupt holder: wait until node 8
+# knows both holders, unless it has banned node 6 already. (Fetching as soon
+# as one holder is known let it take every chunk from honest node 7 alone.)
+banned_by_8() {
+  [ "$(ctl 8 peers | jget "[p['banned'] for p in d['peers'] if p['id']=='${ID[6]}'][0]" 2>/dev/null)" = True ]
+}
+both_holders_or_banned() { has_replicas 8 "$R3" 2 || banned_by_8; }
+wait_until 30 both_holders_or_banned || fail "fetcher does not see both holders"
+stamp "fetcher sees the holders"
 ctl 8 fetch "$R3" --out "$T/got3.bin" > /dev/null || fail "fetch with a corrupt peer failed"
 cmp -s "$T/mod3.bin" "$T/got3.bin" || fail "corrupt bytes were installed"
 BAD=$(ctl 8 peers | jget "[p['bad_chunks'] for p in d['peers'] if p['id']=='${ID[6]}'][0]")
