@@ -97,8 +97,16 @@ GOSR_API bool gosr_path_is_safe(const char *path, size_t len);
 /* ==== the chunk store ===================================================== */
 /* (Declared by the store implementation below this line.) */
 
-/* An open content store (opaque). One thread at a time; one writing
- * process per directory. */
+/* An open content store (opaque). One writing process per directory
+ * (the handle holds an exclusive lock on it), so a process opens a store
+ * once and its threads share that handle: every gosr_store_* call except
+ * open and close locks the handle for its whole duration, so each call is
+ * atomic with respect to the others on the same handle. Long calls
+ * (put_tree, put_fd or put_file of a large file, get_tree, gc, fsck) hold
+ * it throughout and the other threads wait until they return. Callbacks
+ * (progress, the foreach walks, fsck) run with the handle locked: they may
+ * call the same handle from their own thread, but must not wait for
+ * another thread that is calling it. */
 typedef struct gosr_store gosr_store;
 
 /* What an object in the store is. Chunks are file data; file and tree
@@ -136,7 +144,8 @@ typedef struct gosr_store_config {
  * store_secret_mode, store_format, sqlite_error ... */
 GOSR_API int gosr_store_open(const char *dir, const gosr_store_config *cfg,
                              gosr_store **out, gosr_error *err);
-/* Closes the store and frees it. Accepts NULL. */
+/* Closes the store and frees it. Accepts NULL. Not locked: the caller
+ * makes sure no other thread is using or will use `st`. */
 GOSR_API void gosr_store_close(gosr_store *st);
 
 /* Stores one chunk of plaintext (copied; the caller keeps `data`) and

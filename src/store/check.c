@@ -3,7 +3,8 @@
  * then walk every ref for missing objects) and GC (mark from refs into a
  * temporary table, sweep unreachable rows, compact packs with dead bytes:
  * copy live records to a fresh pack, switch the index in one transaction,
- * then unlink the old pack). Design: docs/store.md ("fsck", "GC").
+ * then unlink the old pack). The public calls here are the unlocked
+ * store__ bodies behind api.c. Design: docs/store.md ("fsck", "GC").
  */
 #include "store_int.h"
 
@@ -111,7 +112,7 @@ static int mark_all(gosr_store *st, mark_ctx *m, gosr_error *err)
     if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO live VALUES(?)", -1,
                            &m->ins, NULL) != SQLITE_OK)
         return store__sql_error(st, err, "mark");
-    rc = gosr_store_ref_foreach(st, mark_ref, m, err);
+    rc = store__ref_foreach(st, mark_ref, m, err);
     sqlite3_finalize(m->ins);
     m->ins = NULL;
     return rc;
@@ -253,8 +254,8 @@ static int count_ref(void *ud, const char *name, const gosr_hash *root)
     return GOSR_OK;
 }
 
-int gosr_store_fsck(gosr_store *st, gosr_store_fsck_fn fn, void *ud,
-                    gosr_store_fsck_report *rep, gosr_error *err)
+int store__fsck(gosr_store *st, gosr_store_fsck_fn fn, void *ud,
+                gosr_store_fsck_report *rep, gosr_error *err)
 {
     gosr_store_fsck_report local;
     rep = rep ? rep : &local;
@@ -266,7 +267,7 @@ int gosr_store_fsck(gosr_store *st, gosr_store_fsck_fn fn, void *ud,
     if (rc == GOSR_OK)
         rc = mark_all(st, &m, err);
     if (rc == GOSR_OK)
-        rc = gosr_store_ref_foreach(st, count_ref, &rep->refs_checked, err);
+        rc = store__ref_foreach(st, count_ref, &rep->refs_checked, err);
     if (rc != GOSR_OK)
         return rc;
     rep->missing = m.missing;
@@ -401,7 +402,7 @@ out_free:
     return rc;
 }
 
-int gosr_store_gc(gosr_store *st, gosr_store_gc_report *rep, gosr_error *err)
+int store__gc(gosr_store *st, gosr_store_gc_report *rep, gosr_error *err)
 {
     gosr_store_gc_report local;
     rep = rep ? rep : &local;
@@ -409,7 +410,7 @@ int gosr_store_gc(gosr_store *st, gosr_store_gc_report *rep, gosr_error *err)
     if (!st)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "gc");
     gosr_store_stats before, after;
-    int rc = gosr_store_stat(st, &before, err);
+    int rc = store__stat(st, &before, err);
     if (rc == GOSR_OK)
         rc = store__begin(st, err);
     if (rc != GOSR_OK)
@@ -429,7 +430,7 @@ int gosr_store_gc(gosr_store *st, gosr_store_gc_report *rep, gosr_error *err)
     rep->live_objects = m.live;
     if ((rc = store__commit(st, err)) == GOSR_OK)
         rc = compact(st, rep, err);
-    if (rc == GOSR_OK && gosr_store_stat(st, &after, NULL) == GOSR_OK)
+    if (rc == GOSR_OK && store__stat(st, &after, NULL) == GOSR_OK)
         rep->bytes_freed = before.pack_bytes > after.pack_bytes
                                ? before.pack_bytes - after.pack_bytes
                                : 0;

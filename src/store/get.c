@@ -2,7 +2,8 @@
  * get.c — reading manifests back: decode a file node into its chunk list,
  * iterate a tree node, and materialise a file or a whole tree on disk
  * (each file written to a temporary name, fsynced and renamed, every
- * chunk verified on the way). Design: docs/store.md ("Merkle manifests").
+ * chunk verified on the way). The public calls here are the unlocked
+ * store__ bodies behind api.c. Design: docs/store.md ("Merkle manifests").
  */
 #include "store_int.h"
 
@@ -17,7 +18,7 @@ static int get_kind(gosr_store *st, const gosr_hash *id, gosr_obj_kind want,
                     gosr_buf *out, gosr_error *err)
 {
     gosr_obj_kind kind;
-    int rc = gosr_store_get_object(st, id, &kind, out, err);
+    int rc = store__get_object(st, id, &kind, out, err);
     if (rc == GOSR_OK && kind != want)
         rc = gosr_error_set(err, GOSR_EINVAL, "object_wrong_kind",
                             "object is a %s, not a %s",
@@ -28,8 +29,8 @@ static int get_kind(gosr_store *st, const gosr_hash *id, gosr_obj_kind want,
     return rc;
 }
 
-int gosr_store_file_chunks(gosr_store *st, const gosr_hash *file_id,
-                           gosr_chunk_ref **chunks, size_t *n, gosr_error *err)
+int store__file_chunks(gosr_store *st, const gosr_hash *file_id,
+                       gosr_chunk_ref **chunks, size_t *n, gosr_error *err)
 {
     gosr_buf b = {0};
     int rc = get_kind(st, file_id, GOSR_OBJ_FILE, &b, err);
@@ -39,8 +40,8 @@ int gosr_store_file_chunks(gosr_store *st, const gosr_hash *file_id,
     return rc;
 }
 
-int gosr_store_tree_foreach(gosr_store *st, const gosr_hash *root,
-                            gosr_store_tree_fn fn, void *ud, gosr_error *err)
+int store__tree_foreach(gosr_store *st, const gosr_hash *root,
+                        gosr_store_tree_fn fn, void *ud, gosr_error *err)
 {
     gosr_buf b = {0};
     gosr_tree_entry *e = NULL;
@@ -65,7 +66,7 @@ static int write_chunks(gosr_store *st, const gosr_chunk_ref *c, size_t n,
     int rc = GOSR_OK;
     for (size_t i = 0; i < n && rc == GOSR_OK; i++) {
         b.len = 0;
-        rc = gosr_store_get_chunk(st, &c[i].id, &b, err);
+        rc = store__get_chunk(st, &c[i].id, &b, err);
         if (rc == GOSR_OK && b.len != c[i].len)
             rc = gosr_error_set(err, GOSR_ECORRUPT, "chunk_length_mismatch",
                                 "chunk %zu is %zu bytes, node says %u", i,
@@ -90,7 +91,7 @@ static int get_file_sized(gosr_store *st, const gosr_hash *file_id,
 {
     gosr_chunk_ref *c = NULL;
     size_t n = 0;
-    int rc = gosr_store_file_chunks(st, file_id, &c, &n, err);
+    int rc = store__file_chunks(st, file_id, &c, &n, err);
     if (rc != GOSR_OK)
         return rc;
     char *tmp = gosr_asprintf("%s.gosr-tmp.%d", path, (int)getpid());
@@ -121,8 +122,8 @@ out_free:
     return rc;
 }
 
-int gosr_store_get_file(gosr_store *st, const gosr_hash *file_id,
-                        const char *path, uint32_t mode, gosr_error *err)
+int store__get_file(gosr_store *st, const gosr_hash *file_id, const char *path,
+                    uint32_t mode, gosr_error *err)
 {
     if (!st || !file_id || !path)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "get");
@@ -155,8 +156,8 @@ static int get_tree_entry(void *ud, const gosr_tree_entry *e)
     return rc;
 }
 
-int gosr_store_get_tree(gosr_store *st, const gosr_hash *root, const char *dir,
-                        gosr_error *err)
+int store__get_tree(gosr_store *st, const gosr_hash *root, const char *dir,
+                    gosr_error *err)
 {
     if (!st || !root || !dir)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "get");
@@ -165,5 +166,5 @@ int gosr_store_get_tree(gosr_store *st, const gosr_hash *root, const char *dir,
         return gosr_error_set(err, rc, "get_mkdir_failed", "cannot create %s",
                               dir);
     get_tree_ctx g = {st, dir, err};
-    return gosr_store_tree_foreach(st, root, get_tree_entry, &g, err);
+    return store__tree_foreach(st, root, get_tree_entry, &g, err);
 }

@@ -4,6 +4,7 @@
  * exactly gosr_merkle_file_id / gosr_merkle_tree_id; strict decoders; and
  * the whole-file and whole-tree operations built on them (put a buffer,
  * descriptor, file or directory; get a file or tree back to disk).
+ * The public calls here are the unlocked store__ bodies behind api.c.
  * Design: docs/store.md ("Merkle manifests").
  *
  * Sections: encodings, put, tree walk, get, iteration.
@@ -286,8 +287,8 @@ static int put_txn(gosr_store *st, put_src *s, gosr_hash *file_id,
     return store__commit(st, err);
 }
 
-int gosr_store_put_buffer(gosr_store *st, const uint8_t *data, size_t len,
-                          gosr_hash *file_id, gosr_error *err)
+int store__put_buffer(gosr_store *st, const uint8_t *data, size_t len,
+                      gosr_hash *file_id, gosr_error *err)
 {
     if (!st || (len && !data) || !file_id)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");
@@ -295,8 +296,8 @@ int gosr_store_put_buffer(gosr_store *st, const uint8_t *data, size_t len,
     return put_txn(st, &s, file_id, NULL, err);
 }
 
-int gosr_store_put_fd(gosr_store *st, int fd, gosr_hash *file_id,
-                      uint64_t *size, gosr_error *err)
+int store__put_fd(gosr_store *st, int fd, gosr_hash *file_id, uint64_t *size,
+                  gosr_error *err)
 {
     if (!st || fd < 0 || !file_id)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");
@@ -311,15 +312,15 @@ int gosr_store_put_fd(gosr_store *st, int fd, gosr_hash *file_id,
     return rc;
 }
 
-int gosr_store_put_file(gosr_store *st, const char *path, gosr_hash *file_id,
-                        uint64_t *size, gosr_error *err)
+int store__put_file(gosr_store *st, const char *path, gosr_hash *file_id,
+                    uint64_t *size, gosr_error *err)
 {
     int fd = gosr_io()->open(path, O_RDONLY, 0);
     if (fd < 0)
         return gosr_error_set(err, gosr_status_from_errno(errno),
                               "put_open_failed", "cannot open %s: %s", path,
                               strerror(errno));
-    int rc = gosr_store_put_fd(st, fd, file_id, size, err);
+    int rc = store__put_fd(st, fd, file_id, size, err);
     gosr_io()->close(fd);
     return rc;
 }
@@ -405,8 +406,7 @@ static int put_walked(gosr_store *st, const char *dir, walk *w, gosr_hash *root,
         char *full = gosr_asprintf("%s/%s", dir, w->e[i].path);
         if (!full)
             return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "tree");
-        rc =
-            gosr_store_put_file(st, full, &w->e[i].file_id, &w->e[i].size, err);
+        rc = store__put_file(st, full, &w->e[i].file_id, &w->e[i].size, err);
         gosr_free(full);
     }
     gosr_buf node = {0};
@@ -421,8 +421,8 @@ static int put_walked(gosr_store *st, const char *dir, walk *w, gosr_hash *root,
     return rc;
 }
 
-int gosr_store_put_tree(gosr_store *st, const char *dir, gosr_hash *root,
-                        gosr_error *err)
+int store__put_tree(gosr_store *st, const char *dir, gosr_hash *root,
+                    gosr_error *err)
 {
     if (!st || !dir || !root)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");

@@ -3,7 +3,8 @@
  * compression, convergent encryption (XChaCha20-Poly1305, libsodium),
  * appending a record and its index row, and reading one back with full
  * verification (header checksum, AEAD tag, exact-length decode, BLAKE3 of
- * the plaintext). Design: docs/store.md ("Objects", "Encryption").
+ * the plaintext). The public calls here are the unlocked store__ bodies
+ * behind api.c. Design: docs/store.md ("Objects", "Encryption").
  */
 #include "store_int.h"
 
@@ -185,9 +186,8 @@ int store__put_hashed(gosr_store *st, gosr_obj_kind kind, const gosr_hash *id,
     return rc;
 }
 
-int gosr_store_put_object(gosr_store *st, gosr_obj_kind kind,
-                          const uint8_t *data, size_t len, gosr_hash *id,
-                          gosr_error *err)
+int store__put_object(gosr_store *st, gosr_obj_kind kind, const uint8_t *data,
+                      size_t len, gosr_hash *id, gosr_error *err)
 {
     if (!st || (len && !data) || !id || kind > GOSR_OBJ_TREE)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");
@@ -210,10 +210,10 @@ int gosr_store_put_object(gosr_store *st, gosr_obj_kind kind,
     return store__commit(st, err);
 }
 
-int gosr_store_put_chunk(gosr_store *st, const uint8_t *data, size_t len,
-                         gosr_hash *id, gosr_error *err)
+int store__put_chunk(gosr_store *st, const uint8_t *data, size_t len,
+                     gosr_hash *id, gosr_error *err)
 {
-    return gosr_store_put_object(st, GOSR_OBJ_CHUNK, data, len, id, err);
+    return store__put_object(st, GOSR_OBJ_CHUNK, data, len, id, err);
 }
 
 /* ---- reading
@@ -312,8 +312,8 @@ int store__row_read(gosr_store *st, const store_row *row, gosr_hash *id,
     return GOSR_OK;
 }
 
-int gosr_store_get_object(gosr_store *st, const gosr_hash *id,
-                          gosr_obj_kind *kind, gosr_buf *out, gosr_error *err)
+int store__get_object(gosr_store *st, const gosr_hash *id, gosr_obj_kind *kind,
+                      gosr_buf *out, gosr_error *err)
 {
     if (!st || !id || !out)
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "get");
@@ -334,17 +334,17 @@ int gosr_store_get_object(gosr_store *st, const gosr_hash *id,
     return rc;
 }
 
-int gosr_store_get_chunk(gosr_store *st, const gosr_hash *id, gosr_buf *out,
-                         gosr_error *err)
+int store__get_chunk(gosr_store *st, const gosr_hash *id, gosr_buf *out,
+                     gosr_error *err)
 {
-    return gosr_store_get_object(st, id, NULL, out, err);
+    return store__get_object(st, id, NULL, out, err);
 }
 
-int gosr_store_read_range(gosr_store *st, const gosr_hash *id, uint64_t off,
-                          size_t len, gosr_buf *out, gosr_error *err)
+int store__read_range(gosr_store *st, const gosr_hash *id, uint64_t off,
+                      size_t len, gosr_buf *out, gosr_error *err)
 {
     gosr_buf tmp = {0};
-    int rc = gosr_store_get_object(st, id, NULL, &tmp, err);
+    int rc = store__get_object(st, id, NULL, &tmp, err);
     if (rc == GOSR_OK && (off > tmp.len || len > tmp.len - off))
         rc = gosr_error_set(err, GOSR_EINVAL, "range_out_of_bounds",
                             "range %llu+%zu beyond %zu bytes",
@@ -355,7 +355,7 @@ int gosr_store_read_range(gosr_store *st, const gosr_hash *id, uint64_t off,
     return rc;
 }
 
-bool gosr_store_has(gosr_store *st, const gosr_hash *id)
+bool store__has(gosr_store *st, const gosr_hash *id)
 {
     store_row row;
     gosr_hash loc;
@@ -365,8 +365,8 @@ bool gosr_store_has(gosr_store *st, const gosr_hash *id)
     return store__row_get(st, &loc, &row) == GOSR_OK;
 }
 
-int gosr_store_foreach(gosr_store *st, gosr_store_obj_fn fn, void *ud,
-                       gosr_error *err)
+int store__foreach(gosr_store *st, gosr_store_obj_fn fn, void *ud,
+                   gosr_error *err)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,

@@ -2,8 +2,10 @@
  * store.c — the store handle: open (directory, lock, convergence secret,
  * SQLite index in WAL mode, recovery), close, transactions that fsync pack
  * data before committing the index, meta counters, refs and stats.
+ * The public wrappers that lock the handle are in api.c; the functions
+ * here are their unlocked store__ bodies.
  * Design: docs/store.md ("On-disk layout", "Index", "Crash safety",
- * "Encryption").
+ * "Encryption", "Threads").
  *
  * Sections: helpers, secret, schema, open/close, transactions, refs,
  * stats.
@@ -263,6 +265,21 @@ static int apply_config(gosr_store *st, const gosr_store_config *cfg,
     return GOSR_OK;
 }
 
+/* Makes st->mu a recursive mutex: public calls made from inside the store
+ * (internal code, and callbacks of the foreach walks and fsck that call
+ * back into the same handle on the same thread) must not deadlock. */
+static int init_mutex(gosr_store *st)
+{
+    pthread_mutexattr_t a;
+    if (pthread_mutexattr_init(&a))
+        return GOSR_EINTERNAL;
+    int r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    if (r == 0)
+        r = pthread_mutex_init(&st->mu, &a);
+    pthread_mutexattr_destroy(&a);
+    return r ? GOSR_EINTERNAL : GOSR_OK;
+}
+
 int gosr_store_open(const char *dir, const gosr_store_config *cfg,
                     gosr_store **out, gosr_error *err)
 {
@@ -270,8 +287,15 @@ int gosr_store_open(const char *dir, const gosr_store_config *cfg,
         return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "open");
     *out = NULL;
     gosr_store *st = gosr_calloc(1, sizeof *st);
-    if (!st || !(st->dir = gosr_strdup(dir))) {
+    if (!st)
+        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "open");
+    if (init_mutex(st) != GOSR_OK) {
         gosr_free(st);
+        return gosr_error_set(err, GOSR_EINTERNAL, "store_mutex",
+                              "cannot create the handle's mutex");
+    }
+    if (!(st->dir = gosr_strdup(dir))) {
+        gosr_store_close(st);
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "open");
     }
     st->lock_fd = st->w_fd = -1;
@@ -317,6 +341,8 @@ void gosr_store_close(gosr_store *st)
     sodium_memzero(st->k_enc, sizeof st->k_enc);
     gosr_buf_free(&st->scratch);
     gosr_free(st->dir);
+    /* Not locked: the caller guarantees no other thread uses st now. */
+    pthread_mutex_destroy(&st->mu);
     gosr_free(st);
 }
 
@@ -386,13 +412,13 @@ static bool ref_name_ok(const char *name)
     return true;
 }
 
-int gosr_store_ref_set(gosr_store *st, const char *name, const gosr_hash *root,
-                       gosr_error *err)
+int store__ref_set(gosr_store *st, const char *name, const gosr_hash *root,
+                   gosr_error *err)
 {
     if (!ref_name_ok(name) || !root)
         return gosr_error_set(err, GOSR_EINVAL, "ref_name_invalid",
                               "ref names are 1..255 printable bytes");
-    if (!gosr_store_has(st, root))
+    if (!store__has(st, root))
         return gosr_error_set(err, GOSR_ENOENT, "ref_target_missing",
                               "the ref target is not in the store");
     int rc = store__begin(st, err);
@@ -419,8 +445,8 @@ int gosr_store_ref_set(gosr_store *st, const char *name, const gosr_hash *root,
     return store__commit(st, err);
 }
 
-int gosr_store_ref_get(gosr_store *st, const char *name, gosr_hash *root,
-                       gosr_error *err)
+int store__ref_get(gosr_store *st, const char *name, gosr_hash *root,
+                   gosr_error *err)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, "SELECT root FROM refs WHERE name=?", -1, &s,
@@ -437,7 +463,7 @@ int gosr_store_ref_get(gosr_store *st, const char *name, gosr_hash *root,
     return rc;
 }
 
-int gosr_store_ref_delete(gosr_store *st, const char *name, gosr_error *err)
+int store__ref_delete(gosr_store *st, const char *name, gosr_error *err)
 {
     int rc = store__begin(st, err);
     if (rc != GOSR_OK)
@@ -463,8 +489,8 @@ int gosr_store_ref_delete(gosr_store *st, const char *name, gosr_error *err)
     return store__commit(st, err);
 }
 
-int gosr_store_ref_foreach(gosr_store *st, gosr_store_ref_fn fn, void *ud,
-                           gosr_error *err)
+int store__ref_foreach(gosr_store *st, gosr_store_ref_fn fn, void *ud,
+                       gosr_error *err)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, "SELECT name,root FROM refs ORDER BY name",
@@ -493,7 +519,7 @@ static uint64_t file_size(const char *dir, const char *name)
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-int gosr_store_stat(gosr_store *st, gosr_store_stats *out, gosr_error *err)
+int store__stat(gosr_store *st, gosr_store_stats *out, gosr_error *err)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s = NULL;

@@ -8,6 +8,7 @@
 
 #include "gosr/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #define STORE_REC_MAGIC "GOSC"  /* pack record magic */
@@ -44,9 +45,14 @@ typedef struct store_fd {
     int fd;       /* read-only descriptor */
 } store_fd;
 
-/* The open store. One thread at a time (callers serialise); one writer
- * process per directory (exclusive flock on DIR/lock). */
+/* The open store. May be shared by the threads of one process: every
+ * public call (api.c) holds `mu` for its whole duration, so all the other
+ * fields are owned by whichever thread holds `mu` (the SQLite connection
+ * is opened NOMUTEX and relies on this). One writer process per directory
+ * (exclusive flock on DIR/lock). */
 struct gosr_store {
+    pthread_mutex_t mu;      /* recursive; guards every field below, held
+                                by each public call (not by open/close) */
     char *dir;               /* store directory (owned) */
     gosr_store_config cfg;   /* config with defaults filled */
     gosr_codec codec;        /* parsed cfg.codec */
@@ -69,6 +75,52 @@ struct gosr_store {
     unsigned fd_next;        /* next cache slot to evict */
     gosr_buf scratch;        /* compression / encryption scratch */
 };
+
+/* ---- the unlocked bodies of the public calls ------------------------------
+ * Each gosr_store_X in api.c locks st->mu and calls store__X, which
+ * assumes the caller holds it. Same arguments, ownership and results as
+ * documented for gosr_store_X in gosr/store.h. Store code calls these
+ * directly, never the public wrappers. */
+int store__put_chunk(gosr_store *st, const uint8_t *data, size_t len,
+                     gosr_hash *id, gosr_error *err);
+int store__get_chunk(gosr_store *st, const gosr_hash *id, gosr_buf *out,
+                     gosr_error *err);
+int store__read_range(gosr_store *st, const gosr_hash *id, uint64_t off,
+                      size_t len, gosr_buf *out, gosr_error *err);
+bool store__has(gosr_store *st, const gosr_hash *id);
+int store__put_object(gosr_store *st, gosr_obj_kind kind, const uint8_t *data,
+                      size_t len, gosr_hash *id, gosr_error *err);
+int store__get_object(gosr_store *st, const gosr_hash *id, gosr_obj_kind *kind,
+                      gosr_buf *out, gosr_error *err);
+int store__foreach(gosr_store *st, gosr_store_obj_fn fn, void *ud,
+                   gosr_error *err);
+int store__put_buffer(gosr_store *st, const uint8_t *data, size_t len,
+                      gosr_hash *file_id, gosr_error *err);
+int store__put_fd(gosr_store *st, int fd, gosr_hash *file_id, uint64_t *size,
+                  gosr_error *err);
+int store__put_file(gosr_store *st, const char *path, gosr_hash *file_id,
+                    uint64_t *size, gosr_error *err);
+int store__put_tree(gosr_store *st, const char *dir, gosr_hash *root,
+                    gosr_error *err);
+int store__get_file(gosr_store *st, const gosr_hash *file_id, const char *path,
+                    uint32_t mode, gosr_error *err);
+int store__get_tree(gosr_store *st, const gosr_hash *root, const char *dir,
+                    gosr_error *err);
+int store__file_chunks(gosr_store *st, const gosr_hash *file_id,
+                       gosr_chunk_ref **chunks, size_t *n, gosr_error *err);
+int store__tree_foreach(gosr_store *st, const gosr_hash *root,
+                        gosr_store_tree_fn fn, void *ud, gosr_error *err);
+int store__ref_set(gosr_store *st, const char *name, const gosr_hash *root,
+                   gosr_error *err);
+int store__ref_get(gosr_store *st, const char *name, gosr_hash *root,
+                   gosr_error *err);
+int store__ref_delete(gosr_store *st, const char *name, gosr_error *err);
+int store__ref_foreach(gosr_store *st, gosr_store_ref_fn fn, void *ud,
+                       gosr_error *err);
+int store__stat(gosr_store *st, gosr_store_stats *out, gosr_error *err);
+int store__fsck(gosr_store *st, gosr_store_fsck_fn fn, void *ud,
+                gosr_store_fsck_report *rep, gosr_error *err);
+int store__gc(gosr_store *st, gosr_store_gc_report *rep, gosr_error *err);
 
 /* ---- store.c ------------------------------------------------------------ */
 int store__exec(gosr_store *st, const char *sql, gosr_error *err);
