@@ -237,6 +237,22 @@ GOSR_API const gosr_cert *gosr_gmod_reader_signer(const gosr_gmod_reader *r);
 /* Total bundle bytes as declared by the header. */
 GOSR_API uint64_t gosr_gmod_reader_total(const gosr_gmod_reader *r);
 
+/* The signed head of the bundle at `path` (header, signed manifest and
+ * signature block: everything before the chunk records), appended to
+ * *out after the header's bounds are checked.
+ * The head travels on its own in a module's mesh package
+ * (docs/kernel.md, "Mesh packages"). */
+GOSR_API int gosr_gmod_head_read(const char *path, gosr_buf *out,
+                                 gosr_error *err);
+/* Verifies a head alone (n bytes, exactly the head) with the checks of
+ * gosr_gmod_reader_open: signature, chain, revocation, kind, expiry,
+ * manifest structure and tree root. The reader gives the manifest, files
+ * and root; reading chunk records from it fails (bundle_truncated).
+ * Reasons as for open, plus head_trailing. */
+GOSR_API int gosr_gmod_head_open(const uint8_t *p, size_t n,
+                                 const gosr_gmod_verify_opts *o,
+                                 gosr_gmod_reader **out, gosr_error *err);
+
 /* Fully verifies the bundle at `path`: open + every chunk + end. */
 GOSR_API int gosr_gmod_verify_file(const char *path,
                                    const gosr_gmod_verify_opts *o,

@@ -381,6 +381,78 @@ static int open_path(const char *path, gosr_error *err)
     return fd;
 }
 
+/* ---- the signed head alone ------------------------------------------------
+ */
+
+/* A byte source over memory, for gosr_gmod_head_open. */
+typedef struct mem_src {
+    const uint8_t *p; /* bytes (borrowed) */
+    size_t n, at;     /* length and read position */
+} mem_src;
+
+static ssize_t mem_read(void *ud, void *buf, size_t n)
+{
+    mem_src *m = ud;
+    size_t k = m->n - m->at < n ? m->n - m->at : n;
+    memcpy(buf, m->p + m->at, k);
+    m->at += k;
+    return (ssize_t)k;
+}
+
+static ssize_t end_read(void *ud, void *buf, size_t n)
+{
+    (void)ud, (void)buf, (void)n;
+    return 0;
+}
+
+int gosr_gmod_head_open(const uint8_t *p, size_t n,
+                        const gosr_gmod_verify_opts *o, gosr_gmod_reader **out,
+                        gosr_error *err)
+{
+    *out = NULL;
+    mem_src m = {.p = p, .n = n};
+    gosr_gmod_reader *r = NULL;
+    int rc = gosr_gmod_reader_open(mem_read, &m, o, &r, err);
+    if (rc != GOSR_OK)
+        return rc;
+    r->read = end_read; /* the records are not here: next() is truncated */
+    r->ud = NULL;
+    if (m.at != n) {
+        gosr_gmod_reader_destroy(r);
+        return gosr_error_set(err, GOSR_EFORMAT, "head_trailing",
+                              "%zu bytes follow the signed head", n - m.at);
+    }
+    *out = r;
+    return GOSR_OK;
+}
+
+int gosr_gmod_head_read(const char *path, gosr_buf *out, gosr_error *err)
+{
+    int fd = open_path(path, err);
+    if (fd < 0)
+        return err ? err->status : GOSR_EIO;
+    gosr_gmod_reader r = {.read = fd_read, .ud = &fd};
+    uint8_t head[GMOD__HEADER_LEN];
+    int rc = read_exact(&r, head, sizeof head, "header", err);
+    if (rc == GOSR_OK)
+        rc = gmod__header_decode(head, GOSR_GMOD_MAX_BUNDLE, &r.h, err);
+    size_t len = GMOD__HEADER_LEN + (size_t)r.h.index_len + r.h.sig_len;
+    if (rc == GOSR_OK)
+        rc = gosr_buf_reserve(out, len);
+    uint8_t *dst = rc == GOSR_OK ? out->data + out->len : NULL;
+    if (rc == GOSR_OK) {
+        memcpy(dst, head, sizeof head);
+        rc = read_exact(&r, dst + sizeof head, len - sizeof head,
+                        "signed head", err);
+    }
+    if (rc == GOSR_OK)
+        out->len += len;
+    close(fd);
+    return rc == GOSR_ENOMEM
+               ? gosr_error_set(err, rc, "out_of_memory", "bundle head")
+               : rc;
+}
+
 int gosr_gmod_verify_file(const char *path, const gosr_gmod_verify_opts *o,
                           gosr_error *err)
 {
