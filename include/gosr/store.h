@@ -197,6 +197,17 @@ GOSR_API int gosr_store_put_file(gosr_store *st, const char *path,
 GOSR_API int gosr_store_put_tree(gosr_store *st, const char *dir,
                                  gosr_hash *root, gosr_error *err);
 
+/* Stores the tree node of `entries` (any order; sorted here) whose files
+ * are already in the store, and sets *root — how a tree is made from
+ * stored files without a directory on disk (a module's mesh package,
+ * docs/kernel.md). GOSR_EINVAL (tree_bad_entries) for an unsafe or
+ * repeated path, GOSR_ENOENT (tree_file_missing) for a file id not here.
+ * One transaction. */
+GOSR_API int gosr_store_put_tree_entries(gosr_store *st,
+                                         const gosr_tree_entry *entries,
+                                         size_t n, gosr_hash *root,
+                                         gosr_error *err);
+
 /* Writes the file `file_id` to `path` (temporary name, fsync, rename),
  * verifying every chunk. Mode 0644 unless `mode` has an executable bit. */
 GOSR_API int gosr_store_get_file(gosr_store *st, const gosr_hash *file_id,

@@ -157,6 +157,18 @@ int gosr_store_put_tree(gosr_store *st, const char *dir, gosr_hash *root,
     return rc;
 }
 
+int gosr_store_put_tree_entries(gosr_store *st,
+                                const gosr_tree_entry *entries, size_t n,
+                                gosr_hash *root, gosr_error *err)
+{
+    if (!st)
+        return no_store(err, "put_tree_entries");
+    lock(st);
+    int rc = store__put_tree_entries(st, entries, n, root, err);
+    unlock(st);
+    return rc;
+}
+
 int gosr_store_get_file(gosr_store *st, const gosr_hash *file_id,
                         const char *path, uint32_t mode, gosr_error *err)
 {

@@ -442,3 +442,53 @@ int store__put_tree(gosr_store *st, const char *dir, gosr_hash *root,
     store__tree_entries_free(w.e, w.n);
     return rc;
 }
+
+/* Checks sorted entries: strictly increasing safe paths, files present. */
+static int check_entries(gosr_store *st, const gosr_tree_entry *e, size_t n,
+                         gosr_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!gosr_path_is_safe(e[i].path, strlen(e[i].path)) ||
+            (i > 0 && strcmp(e[i - 1].path, e[i].path) >= 0))
+            return gosr_error_set(err, GOSR_EINVAL, "tree_bad_entries",
+                                  "entry '%s' is unsafe or repeated",
+                                  e[i].path);
+        if (!store__has(st, &e[i].file_id))
+            return gosr_error_set(err, GOSR_ENOENT, "tree_file_missing",
+                                  "the file of '%s' is not in the store",
+                                  e[i].path);
+    }
+    return GOSR_OK;
+}
+
+int store__put_tree_entries(gosr_store *st, const gosr_tree_entry *entries,
+                            size_t n, gosr_hash *root, gosr_error *err)
+{
+    if (!st || (!entries && n) || !root)
+        return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "put");
+    gosr_tree_entry *e = gosr_malloc((n ? n : 1) * sizeof *e);
+    gosr_buf node = {0};
+    if (!e)
+        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "entries");
+    if (n)
+        memcpy(e, entries, n * sizeof *e);
+    qsort(e, n, sizeof *e, entry_cmp);
+    int rc = check_entries(st, e, n, err);
+    if (rc == GOSR_OK && (rc = tree_encode(e, n, &node)) != GOSR_OK)
+        gosr_error_set(err, rc, "out_of_memory", "tree node");
+    if (rc == GOSR_OK) {
+        gosr_blake3_hash(node.data, node.len, root);
+        rc = store__begin(st, err);
+    }
+    if (rc == GOSR_OK) {
+        rc = store__put_hashed(st, GOSR_OBJ_TREE, root, node.data, node.len,
+                               NULL, err);
+        if (rc == GOSR_OK)
+            rc = store__commit(st, err);
+        else
+            store__rollback(st);
+    }
+    gosr_buf_free(&node);
+    gosr_free(e);
+    return rc;
+}

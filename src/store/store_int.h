@@ -102,6 +102,8 @@ int store__put_file(gosr_store *st, const char *path, gosr_hash *file_id,
                     uint64_t *size, gosr_error *err);
 int store__put_tree(gosr_store *st, const char *dir, gosr_hash *root,
                     gosr_error *err);
+int store__put_tree_entries(gosr_store *st, const gosr_tree_entry *entries,
+                            size_t n, gosr_hash *root, gosr_error *err);
 int store__get_file(gosr_store *st, const gosr_hash *file_id, const char *path,
                     uint32_t mode, gosr_error *err);
 int store__get_tree(gosr_store *st, const gosr_hash *root, const char *dir,
