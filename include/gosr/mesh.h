@@ -18,6 +18,7 @@
 
 #include "gosr/base.h"
 #include "gosr/crypto.h"
+#include "gosr/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,10 @@ typedef enum gosr_mesh_tier {
 typedef struct gosr_mesh_config {
     const char *data_dir;      /* required: DIR/key (identity), DIR/store,
                                   DIR/pledges, DIR/credits.json */
+    gosr_store *store;         /* borrowed: use this open store instead of
+                                  opening DIR/store (an embedding node
+                                  shares its own; docs/mesh.md "Embedded
+                                  in gosr serve"). NULL = own store */
     const char *listen;        /* required: "127.0.0.1:PORT" (TCP, IPv4) */
     const char *bootstrap;     /* DHT peers "HOST:PORT,..." (may be NULL) */
     uint16_t dht_port;         /* UDP port of the DHT runner (0 = TCP port) */
@@ -80,6 +85,9 @@ GOSR_API void gosr_mesh_node_stop(gosr_mesh_node *node);
 GOSR_API void gosr_mesh_node_destroy(gosr_mesh_node *node);
 /* The node id: BLAKE3 of the node's ed25519 public key. */
 GOSR_API void gosr_mesh_node_id(const gosr_mesh_node *node, gosr_hash *out);
+/* The node's listen address "IP:PORT" (also its control address).
+ * Borrowed until destroy. */
+GOSR_API const char *gosr_mesh_node_addr(const gosr_mesh_node *node);
 
 /* Sends one JSON control request to the node at `addr` ("HOST:PORT") over
  * an authenticated link (an ephemeral client identity) and waits up to

@@ -19,13 +19,15 @@
     "       [--dead-ms N] [--repair-ms N] [--proof-ms N] [--hot-threshold "    \
     "N]\n"                                                                     \
     "       [--fault corrupt|drop]   (test-only faults, docs/mesh.md)\n"       \
-    "  status|peers|credits --node IP:PORT\n"                                  \
-    "  replicas ID --node IP:PORT     live holders of a root\n"                \
-    "  fetch ID --node IP:PORT [--out PATH] [--timeout MS]\n"                  \
+    "  status|peers|credits NODE\n"                                           \
+    "  replicas ID NODE               live holders of a root\n"                \
+    "  fetch ID NODE [--out PATH] [--timeout MS]\n"                            \
     "                                 fetch a root (all or nothing)\n"         \
-    "  publish PATH --node IP:PORT [--rf N]   store and pledge a root\n"       \
-    "  providers ID --node IP:PORT    DHT provider lookup\n"                   \
-    "  key ID                         the DHT provider key of a root"
+    "  publish PATH NODE [--rf N]     store and pledge a root\n"               \
+    "  providers ID NODE              DHT provider lookup\n"                   \
+    "  key ID                         the DHT provider key of a root\n"        \
+    "NODE is --node IP:PORT (a mesh node's listen address) or --data DIR\n"   \
+    "(a gosr serve --listen node's directory, via DIR/mesh.json)"
 
 /* Options of every subcommand (pointers into argv). */
 typedef struct mesh_opts {
@@ -141,18 +143,46 @@ static int run_node(const mesh_opts *o)
 /* ---- control requests
  * ------------------------------------------------------------ */
 
+/* The control address: --node, or the "listen" of DIR/mesh.json that a
+ * running `gosr serve --data DIR --listen ...` writes (*owned to free). */
+static int node_addr(const mesh_opts *o, const char **addr, json_t **owned,
+                     gosr_error *err)
+{
+    *owned = NULL;
+    *addr = o->node;
+    if (o->node)
+        return GOSR_OK;
+    char *path = gosr_asprintf("%s/mesh.json", o->data);
+    json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+    gosr_free(path);
+    *addr = json_string_value(json_object_get(j, "listen"));
+    if (!*addr) {
+        json_decref(j);
+        return gosr_error_set(err, GOSR_ENOENT, "mesh_not_running",
+                              "no %s/mesh.json: is gosr serve running there "
+                              "with --listen?",
+                              o->data);
+    }
+    *owned = j;
+    return GOSR_OK;
+}
+
 static int call(const mesh_opts *o, json_t *req, unsigned timeout_ms)
 {
-    if (!o->node) {
+    if (!o->node && !o->data) {
         json_decref(req);
-        return cli_usage_error("--node IP:PORT is required");
+        return cli_usage_error("--node IP:PORT or --data DIR is required");
     }
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char *resp = NULL;
     gosr_error err;
-    int rc = text ? gosr_mesh_ctl(o->node, text, timeout_ms, &resp, &err)
-                  : GOSR_ENOMEM;
+    const char *addr = NULL;
+    json_t *owned = NULL;
+    int rc = text ? node_addr(o, &addr, &owned, &err) : GOSR_ENOMEM;
+    if (rc == GOSR_OK)
+        rc = gosr_mesh_ctl(addr, text, timeout_ms, &resp, &err);
+    json_decref(owned);
     free(text);
     if (rc != GOSR_OK)
         return cli_report_error(o->json, &err, rc, CLI_EXIT_FAIL);

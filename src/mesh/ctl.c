@@ -207,23 +207,41 @@ static json_t *do_credits(gosr_mesh_node *n)
     return json_pack("{s:b,s:o}", "ok", 1, "credits", a);
 }
 
-static json_t *do_publish(gosr_mesh_node *n, json_t *req)
+/* The root a publish request names: "id" (an object already in the
+ * store, e.g. put there by the embedding node) or "path" (stored now). */
+static int publish_root(gosr_mesh_node *n, json_t *req, gosr_hash *root,
+                        gosr_error *err)
 {
     const char *path = json_string_value(json_object_get(req, "path"));
+    const char *hex = json_string_value(json_object_get(req, "id"));
+    struct stat st;
+    uint64_t size = 0;
+    if (hex) {
+        if (gosr_hash_from_hex(hex, root) != GOSR_OK)
+            return gosr_error_set(err, GOSR_EINVAL, "bad_id",
+                                  "id must be 64 hex digits");
+        if (!gosr_store_has(n->store, root))
+            return gosr_error_set(err, GOSR_ENOENT, "root_missing",
+                                  "%.16s is not in this node's store", hex);
+        return GOSR_OK;
+    }
+    if (!path || stat(path, &st) != 0)
+        return gosr_error_set(err, GOSR_EINVAL, "bad_request",
+                              "publish needs an existing path or an id");
+    if (S_ISDIR(st.st_mode))
+        return gosr_store_put_tree(n->store, path, root, err);
+    return gosr_store_put_file(n->store, path, root, &size, err);
+}
+
+static json_t *do_publish(gosr_mesh_node *n, json_t *req)
+{
     json_int_t rf = json_integer_value(json_object_get(req, "rf"));
     gosr_error err;
     gosr_error_clear(&err);
-    struct stat st;
     gosr_hash root;
-    uint64_t size = 0;
-    int rc;
-    if (!path || stat(path, &st) != 0 || rf < 0 || rf > 16)
-        return json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "bad_request",
-                         "detail", "publish needs an existing path, rf 0..16");
-    if (S_ISDIR(st.st_mode))
-        rc = gosr_store_put_tree(n->store, path, &root, &err);
-    else
-        rc = gosr_store_put_file(n->store, path, &root, &size, &err);
+    int rc = rf < 0 || rf > 16 ? gosr_error_set(&err, GOSR_EINVAL,
+                                                "bad_request", "rf is 0..16")
+                               : publish_root(n, req, &root, &err);
     if (rc == GOSR_OK)
         rc = mesh__root_hold(n, &root, (uint8_t)rf, &err);
     if (rc != GOSR_OK)
@@ -301,11 +319,12 @@ void mesh__on_ctl(mesh_link *l, const mesh_msg *m)
     json_t *j = json_loadb((const char *)m->data, m->data_len, 0, NULL);
     const char *op = json_string_value(json_object_get(j, "op"));
     json_t *resp = NULL;
-    if (l->ip[0] != 127) /* publish/fetch name local paths: loopback only */
+    /* publish/fetch name local paths: loopback or the node's own address */
+    if (l->ip[0] != 127 && memcmp(l->ip, n->ip, 4) != 0)
         resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "ctl_not_local",
                          "detail",
                          "control requests are accepted from "
-                         "127.0.0.0/8 only");
+                         "127.0.0.0/8 and the node's own address only");
     else if (!op)
         resp = json_pack("{s:b,s:s,s:s}", "ok", 0, "reason", "bad_request",
                          "detail", "request must be a JSON object with op");

@@ -717,6 +717,11 @@ static int load_identity(gosr_mesh_node *n, gosr_error *err)
 
 static int open_store(gosr_mesh_node *n, gosr_error *err)
 {
+    if (n->cfg.store) { /* embedded: the node's own store, shared */
+        n->store = n->cfg.store;
+        return GOSR_OK;
+    }
+    n->own_store = true;
     char *dir = gosr_asprintf("%s/store", n->data_dir);
     if (!dir)
         return gosr_error_set(err, GOSR_ENOMEM, "oom", "out of memory");
@@ -811,7 +816,8 @@ out_loop:
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_loop_close(&n->loop);
 out_free:
-    gosr_store_close(n->store);
+    if (n->own_store)
+        gosr_store_close(n->store);
     gosr_free(n->roots);
     gosr_free(n->reps);
     gosr_free(n->data_dir);
@@ -871,6 +877,11 @@ GOSR_API void gosr_mesh_node_id(const gosr_mesh_node *node, gosr_hash *out)
     *out = node->id;
 }
 
+GOSR_API const char *gosr_mesh_node_addr(const gosr_mesh_node *node)
+{
+    return node->listen_str;
+}
+
 GOSR_API void gosr_mesh_node_destroy(gosr_mesh_node *n)
 {
     if (!n)
@@ -899,7 +910,8 @@ GOSR_API void gosr_mesh_node_destroy(gosr_mesh_node *n)
     gosr_free(n->reps);
     gosr_free(n->proofs);
     gosr_buf_free(&n->cache);
-    gosr_store_close(n->store);
+    if (n->own_store)
+        gosr_store_close(n->store);
     gosr_keypair_wipe(&n->key);
     gosr_free(n->data_dir);
     gosr_free(n->listen_str);

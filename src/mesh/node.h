@@ -207,7 +207,8 @@ struct gosr_mesh_node {
     uint16_t port;         /* listen port */
     gosr_keypair key;      /* identity */
     gosr_hash id;          /* BLAKE3(key.pk) */
-    gosr_store *store;     /* DIR/store */
+    gosr_store *store;     /* DIR/store, or the embedder's (cfg.store) */
+    bool own_store;        /* store opened here (closed at destroy) */
     uv_loop_t loop;        /* the event loop */
     uv_tcp_t listener;     /* TCP listener */
     uv_timer_t tick;       /* 100 ms housekeeping */
