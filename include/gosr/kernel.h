@@ -20,6 +20,7 @@
 
 #include "gosr/admin.h"
 #include "gosr/base.h"
+#include "gosr/mesh.h"
 #include "gosr/runtime.h"
 #include "gosr/sandbox.h"
 
@@ -89,6 +90,10 @@ typedef struct gosr_node_config {
     const char *session_log;    /* record a session log here (or NULL) */
     bool hash_ticks;            /* hash the world after every tick (for
                                    status; forced on with a session log) */
+    const gosr_mesh_config *mesh; /* join the mesh (NULL = no mesh): a mesh
+                                   node on DIR/mesh sharing the node's
+                                   store (data_dir and store are set by
+                                   the node); borrowed during open */
 } gosr_node_config;
 
 /* Opens (creating) the node directory: store, registry, ledger (chain
@@ -114,10 +119,28 @@ GOSR_API void gosr_node_request_stop(gosr_node *n);
 /* Runs `count` ticks on the caller's thread (only when not started). */
 GOSR_API int gosr_node_step(gosr_node *n, uint64_t count, gosr_error *err);
 
-/* Verifies the bundle at `path` against the trust root and stores it.
- * With `activate`, then activates it. *info (may be NULL) receives
- * {"id","version","root"} (caller json_decref). */
+/* Verifies the bundle at `path` against the trust root and stores it with
+ * its mesh package (docs/kernel.md, "Mesh packages"); on a mesh node the
+ * package is pledged at the mesh's default factor. With `activate`, then
+ * activates it. *info (may be NULL) receives {"id","version","root",
+ * "package","activated","pledged"} (caller json_decref). */
 GOSR_API int gosr_node_publish(gosr_node *n, const char *path, bool activate,
+                               const char *actor, json_t **info,
+                               gosr_error *err);
+/* Sets the replication factor the mesh keeps for a published version's
+ * package (hex root, as publish reports it); rf 0 = the mesh default.
+ * GOSR_ESTATE (mesh_off) without a mesh. */
+GOSR_API int gosr_node_pledge(gosr_node *n, const char *package, unsigned rf,
+                              gosr_error *err);
+/* Installs a module version from the mesh: fetches its package (all
+ * objects, hash-verified; waits up to wait_ms for a provider, 0 = 10 s),
+ * verifies the signed head against the trust root and the files against
+ * it, records the version, and with `activate` activates it. Nothing is
+ * recorded unless every step passed: GOSR_EAGAIN (module_unavailable)
+ * when no live node holds the package, the verifier's reasons otherwise.
+ * *info (may be NULL): {"id","version","root","package","activated"}. */
+GOSR_API int gosr_node_install(gosr_node *n, const char *package,
+                               bool activate, unsigned wait_ms,
                                const char *actor, json_t **info,
                                gosr_error *err);
 /* Activates a published version: dependency check of the whole set, load

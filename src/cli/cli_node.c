@@ -80,6 +80,7 @@ int cli_node_resolve(const cli_node_args *a, cli_node *out, gosr_error *err)
     if ((!a->node && !a->data) || (!a->token && !a->data))
         return gosr_error_set(err, GOSR_EINVAL, "node_args",
                               "give --data DIR, or --node URL --token FILE");
+    out->timeout_ms = a->timeout_ms ? a->timeout_ms : REQUEST_TIMEOUT_MS;
     int rc = resolve_url(a, out, err);
     if (rc == GOSR_OK) {
         size_t n = strlen(out->url);
@@ -187,7 +188,8 @@ static int setup(CURL *c, const cli_node *n, const char *method,
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     n->timeout_ms ? n->timeout_ms : REQUEST_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);

@@ -16,6 +16,8 @@ typedef struct cli_node_args {
     const char *node;  /* --node URL (http://127.0.0.1:PORT) */
     const char *token; /* --token FILE */
     const char *data;  /* --data DIR */
+    long timeout_ms;   /* JSON request timeout; 0 = 60 s (set by commands
+                          whose work takes longer, e.g. install) */
 } cli_node_args;
 
 #define CLI_NODE_OPTS(a)                                                       \
@@ -28,6 +30,7 @@ typedef struct cli_node_args {
 typedef struct cli_node {
     char *url;      /* base URL without a trailing '/' (owned) */
     char token[65]; /* bearer token, hex */
+    long timeout_ms; /* JSON request timeout (from cli_node_args) */
 } cli_node;
 
 /* Resolves a node: the URL from --node or DIR/admin.json, the token from

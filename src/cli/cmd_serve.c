@@ -4,8 +4,9 @@
  * SIGTERM or SIGINT, which finish the current tick, flush the ledger and
  * remove DIR/admin.json. Signals are blocked before any thread starts and
  * taken with sigwait on the main thread. The patch pipeline (docs/patch.md)
- * is opened on the node before it starts. Design: docs/kernel.md ("Node",
- * "CLI").
+ * is opened on the node before it starts. With --listen the node joins the
+ * mesh (docs/mesh.md, "Embedded in gosr serve"). Design: docs/kernel.md
+ * ("Node", "CLI").
  */
 #include "cli/cli.h"
 #include "gosr/crypto.h"
@@ -19,7 +20,8 @@
 #define SERVE_USAGE                                                            \
     "gosr serve --data DIR --trust ROOT.pub [--admin 127.0.0.1:PORT] "         \
     "[--config FILE] [--rate HZ] [--quarantine N] [--session LOG] "           \
-    "[--patch-ingest on|off] [--json]"
+    "[--patch-ingest on|off] [--listen IP:PORT [--bootstrap HOST:PORT,...] "   \
+    "[--dht-port N] [--tier hot|cold] [--rf N]] [--json]"
 
 /* Values of a --config JSON file ({"rate_hz", "quarantine_ticks",
  * "capacity", "kv_capacity", "seed", "granted_caps", "revocations",
@@ -103,6 +105,64 @@ static void patch_config(const json_t *o, gosr_patch_config *pc)
         pc->th.min_quest_samples = json_number_value(v);
 }
 
+/* Mesh flags of serve (strings borrowed from argv). */
+typedef struct serve_mesh {
+    const char *listen, *bootstrap, *dht_port, *tier, *rf; /* flags */
+} serve_mesh;
+
+static unsigned json_uint(const json_t *o, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(o, key));
+    return v > 0 && v <= 3600000 ? (unsigned)v : 0;
+}
+
+/* The mesh config from the flags and the "mesh" object of --config
+ * ({"heartbeat_ms", "dead_ms", "repair_ms", "proof_ms", "announce_ms",
+ * "piece_timeout_ms", "hot_threshold", "rf"}). */
+static int mesh_config(const serve_mesh *f, const json_t *o,
+                       gosr_mesh_config *mc)
+{
+    uint64_t port = 0, rf = json_uint(o, "rf");
+    if ((f->dht_port && (cli_parse_u64(f->dht_port, &port) != GOSR_OK ||
+                         port == 0 || port > 65535)) ||
+        (f->rf && (cli_parse_u64(f->rf, &rf) != GOSR_OK || rf > 16)))
+        return cli_usage_error("--dht-port is 1..65535, --rf 0..16");
+    if (f->tier && strcmp(f->tier, "hot") && strcmp(f->tier, "cold"))
+        return cli_usage_error("--tier must be hot or cold");
+    *mc = (gosr_mesh_config){
+        .listen = f->listen,
+        .bootstrap = f->bootstrap,
+        .dht_port = (uint16_t)port,
+        .tier = f->tier && !strcmp(f->tier, "hot") ? GOSR_MESH_TIER_HOT
+                                                   : GOSR_MESH_TIER_COLD,
+        .rf = (unsigned)rf,
+        .heartbeat_ms = json_uint(o, "heartbeat_ms"),
+        .dead_ms = json_uint(o, "dead_ms"),
+        .repair_ms = json_uint(o, "repair_ms"),
+        .proof_ms = json_uint(o, "proof_ms"),
+        .announce_ms = json_uint(o, "announce_ms"),
+        .piece_timeout_ms = json_uint(o, "piece_timeout_ms"),
+        .hot_threshold = json_uint(o, "hot_threshold"),
+    };
+    return CLI_EXIT_OK;
+}
+
+/* Joins the mesh when --listen is given (c->mesh = mc). */
+static int with_mesh(const serve_mesh *f, const json_t *config,
+                     gosr_mesh_config *mc, gosr_node_config *c)
+{
+    if (!f->listen) {
+        if (f->bootstrap || f->dht_port || f->tier || f->rf)
+            return cli_usage_error("--bootstrap, --dht-port, --tier and --rf "
+                                   "need --listen");
+        return CLI_EXIT_OK;
+    }
+    int rc = mesh_config(f, json_object_get(config, "mesh"), mc);
+    if (rc == CLI_EXIT_OK)
+        c->mesh = mc;
+    return rc;
+}
+
 static int run_node(gosr_node_config *c, gosr_patch_config *pc, bool json)
 {
     sigset_t set;
@@ -123,13 +183,15 @@ static int run_node(gosr_node_config *c, gosr_patch_config *pc, bool json)
         gosr_node_close(n);
         return cli_report_error(json, &err, rc, CLI_EXIT_FAIL);
     }
+    const char *mesh = c->mesh ? c->mesh->listen : NULL;
     if (json)
-        cli_print_json(json_pack("{s:b, s:i, s:s}", "ok", 1, "port",
+        cli_print_json(json_pack("{s:b, s:i, s:s, s:s?}", "ok", 1, "port",
                                  (int)gosr_node_admin_port(n), "data",
-                                 c->data_dir));
+                                 c->data_dir, "mesh", mesh));
     else
-        printf("gosr node serving %s on http://127.0.0.1:%u\n", c->data_dir,
-               (unsigned)gosr_node_admin_port(n));
+        printf("gosr node serving %s on http://127.0.0.1:%u%s%s\n",
+               c->data_dir, (unsigned)gosr_node_admin_port(n),
+               mesh ? ", mesh on " : "", mesh ? mesh : "");
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);
@@ -143,6 +205,7 @@ static int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *trust = NULL, *admin = NULL, *config = NULL,
                *rate = NULL, *quar = NULL, *session = NULL, *ingest = NULL;
+    serve_mesh sm = {0};
     bool json = false;
     const char *pos[1];
     int npos;
@@ -151,6 +214,11 @@ static int cmd_serve(int argc, char **argv)
                       {"rate", &rate, NULL},       {"quarantine", &quar, NULL},
                       {"session", &session, NULL}, {"json", NULL, &json},
                       {"patch-ingest", &ingest, NULL},
+                      {"listen", &sm.listen, NULL},
+                      {"bootstrap", &sm.bootstrap, NULL},
+                      {"dht-port", &sm.dht_port, NULL},
+                      {"tier", &sm.tier, NULL},
+                      {"rf", &sm.rf, NULL},
                       {0}};
     if (cli_parse(argc, argv, opts, pos, 0, &npos) != CLI_EXIT_OK)
         return CLI_EXIT_USAGE;
@@ -180,9 +248,11 @@ static int cmd_serve(int argc, char **argv)
     }
     pc.revoked = rl;
     pc.ingest_off_at_start = ingest && !strcmp(ingest, "off");
+    gosr_mesh_config mc;
     if (ingest && strcmp(ingest, "on") && strcmp(ingest, "off"))
         rc = cli_usage_error("--patch-ingest takes on or off");
-    else if ((rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
+    else if ((rc = with_mesh(&sm, keep, &mc, &c)) == CLI_EXIT_OK &&
+             (rc = parse_u32(rate, "--rate", &c.rate_hz)) == CLI_EXIT_OK &&
              (rc = parse_u32(quar, "--quarantine", &c.quarantine_ticks)) ==
                  CLI_EXIT_OK)
         rc = run_node(&c, &pc, json);

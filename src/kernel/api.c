@@ -1,7 +1,7 @@
 /*
  * api.c — the node's admin endpoints on the admin layer (docs/kernel.md,
  * "Endpoints"): publish, list modules, activate, roll back, read the
- * ledger, status, input events; and the kernel's Prometheus metrics. Handlers run on
+ * ledger, status, input events, install from the mesh and pledge; and the kernel's Prometheus metrics. Handlers run on
  * HTTP threads; every change of node state goes through the admin queue to
  * the tick thread (kernel__exec), so it happens between two ticks.
  */
@@ -64,14 +64,72 @@ static int h_publish(void *ud, const gosr_admin_request *r,
     if (!r->body_path || r->body_len == 0)
         return gosr_error_set(err, GOSR_EINVAL, "body_missing",
                               "POST the .gmod bundle as the request body");
+    const char *rf_text = gosr_admin_query(r, "rf");
+    char *end = NULL;
+    unsigned long rf = rf_text ? strtoul(rf_text, &end, 10) : 0;
+    if (rf_text && (!*rf_text || *end || rf > 16))
+        return gosr_error_set(err, GOSR_EINVAL, "bad_rf", "rf is 0..16");
     json_t *info = NULL;
     int rc = gosr_node_publish(ud, r->body_path, activate, actor_of(r), &info,
                                err);
     if (rc != GOSR_OK)
         return rc;
+    gosr_error perr = {0};
+    if (rf && json_is_true(json_object_get(info, "pledged")) &&
+        gosr_node_pledge(ud, json_string_value(json_object_get(info,
+                                                               "package")),
+                         (unsigned)rf, &perr) != GOSR_OK)
+        json_object_set_new(info, "pledged", json_false());
+    if (rf)
+        json_object_set_new(info, "rf", json_integer((json_int_t)rf));
     rep->http_status = 201;
     rep->json = info;
     return GOSR_OK;
+}
+
+/* POST /v1/packages {"package", "activate"?, "wait_ms"?}: install a
+ * module version from the mesh (docs/kernel.md, "Mesh packages"). */
+static int h_install(void *ud, const gosr_admin_request *r,
+                     gosr_admin_reply *rep, gosr_error *err)
+{
+    json_t *pkg = r->json ? json_object_get(r->json, "package") : NULL;
+    json_t *act = r->json ? json_object_get(r->json, "activate") : NULL;
+    json_t *wait = r->json ? json_object_get(r->json, "wait_ms") : NULL;
+    if (!json_is_string(pkg) || (act && !json_is_boolean(act)) ||
+        (wait && (!json_is_integer(wait) || json_integer_value(wait) < 0 ||
+                  json_integer_value(wait) > 600000)))
+        return gosr_error_set(err, GOSR_EINVAL, "body_field",
+                              "body needs \"package\" (64 hex), optional "
+                              "boolean \"activate\" and \"wait_ms\" "
+                              "0..600000");
+    json_t *info = NULL;
+    int rc = gosr_node_install(ud, json_string_value(pkg), json_is_true(act),
+                               (unsigned)json_integer_value(wait),
+                               actor_of(r), &info, err);
+    if (rc == GOSR_OK) {
+        rep->http_status = 201;
+        rep->json = info;
+    }
+    return rc;
+}
+
+/* POST /v1/packages/{package}/pledge {"rf"}: the package's replication
+ * factor on the mesh. */
+static int h_pledge(void *ud, const gosr_admin_request *r,
+                    gosr_admin_reply *rep, gosr_error *err)
+{
+    const char *pkg = gosr_admin_param(r, "package");
+    json_t *rf = r->json ? json_object_get(r->json, "rf") : NULL;
+    if (!json_is_integer(rf))
+        return gosr_error_set(err, GOSR_EINVAL, "body_field",
+                              "body needs integer \"rf\" (0..16)");
+    json_int_t v = json_integer_value(rf);
+    int rc = v < 0 || v > 16 ? gosr_error_set(err, GOSR_EINVAL, "bad_rf",
+                                              "rf is 0..16")
+                             : gosr_node_pledge(ud, pkg, (unsigned)v, err);
+    if (rc == GOSR_OK)
+        rep->json = json_pack("{s:s, s:I}", "package", pkg, "rf", v);
+    return rc;
 }
 
 static int h_modules(void *ud, const gosr_admin_request *r,
@@ -239,6 +297,10 @@ int kernel__api_register(gosr_node *n, gosr_error *err)
          GOSR_ADMIN_BODY_NONE, false},
         {"POST", "/v1/events", h_event, n, GOSR_ADMIN_ROLE_OPERATOR,
          GOSR_ADMIN_BODY_JSON, false},
+        {"POST", "/v1/packages", h_install, n, GOSR_ADMIN_ROLE_OPERATOR,
+         GOSR_ADMIN_BODY_JSON, false},
+        {"POST", "/v1/packages/{package}/pledge", h_pledge, n,
+         GOSR_ADMIN_ROLE_OPERATOR, GOSR_ADMIN_BODY_JSON, false},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = gosr_admin_server_route(n->admin, &routes[i], err);

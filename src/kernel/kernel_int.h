@@ -10,6 +10,7 @@
 #include "gosr/ai.h"
 #include "gosr/crypto.h"
 #include "gosr/kernel.h"
+#include "gosr/mesh.h"
 #include "gosr/store.h"
 
 #include <pthread.h>
@@ -19,12 +20,14 @@
 #define KID_MAX 64  /* bytes of a module id (+ NUL) */
 #define KVER_MAX 64 /* bytes of a version text (+ NUL) */
 #define KRING 1024  /* recent tick durations kept (power of two) */
+#define KPKG_HEAD_PATH ".gosr/bundle-head" /* signed head in a package */
 
 /* A published module version as recorded in the registry (all owned). */
 typedef struct kver {
     char id[KID_MAX];           /* module id */
     char version[KVER_MAX];     /* semver text */
     char root[65];              /* store tree root, hex */
+    char package[65];           /* mesh package root, hex ("" if none) */
     char *engine_compat;        /* range text or NULL */
     char *entry;                /* entry script path inside the tree */
     char *caps;                 /* declared capabilities, comma-separated */
@@ -100,6 +103,10 @@ struct gosr_node {
     gosr_ai_router *ai_router;  /* AI router for the "ai" host group
                                    (ghost tier only), NULL in a replay */
     uint64_t ai_next;           /* last ai.* request id (tick thread) */
+    gosr_mesh_node *mesh;       /* embedded mesh node or NULL (mesh.c) */
+    pthread_t mesh_thread;      /* runs the mesh loop once started */
+    bool mesh_running;          /* mesh_thread is joinable */
+    char *mesh_addr;            /* its control address "IP:PORT" (owned) */
     gosr_admin_series *m_tick;          /* tick-time histogram */
     gosr_admin_series *m_swaps, *m_rollbacks, *m_faults, *m_retires;
     gosr_admin_metric *m_script;        /* per-module script time family */
@@ -117,10 +124,51 @@ int kernel__registry_get(gosr_node *n, const char *id, const char *version,
                          kver **out, gosr_error *err);
 /* Appends {"id","versions":[...]} entries for every published module. */
 int kernel__registry_list(gosr_node *n, json_t *modules, gosr_error *err);
+/* Verifies a fetched mesh package (package.c) and records its version;
+ * *out: caller frees. Reasons: package_no_head, package_root_mismatch,
+ * the head's signature/certificate reasons, version_exists ... */
+int kernel__registry_install(gosr_node *n, const gosr_hash *pkg, kver **out,
+                             gosr_error *err);
 /* The entry script source of a version (caller frees buf). */
 int kernel__registry_source(gosr_node *n, const kver *v, gosr_buf *out,
                             gosr_error *err);
 void kernel__kver_free(kver *v);
+
+/* package.c */
+/* Stores the mesh package of a published bundle: the tree `root` plus the
+ * bundle's signed head at KPKG_HEAD_PATH; *pkg gets its root. Refuses a
+ * bundle with its own file there (module_reserved_path). */
+int kernel__package_build(gosr_node *n, const char *bundle,
+                          const gosr_hash *root, gosr_hash *pkg,
+                          gosr_error *err);
+/* Verifies package `pkg` (complete in the store): the head against the
+ * trust root, the files against the signed tree. Stores the module's tree
+ * (*root) and appends its gmod.json to *manifest. */
+int kernel__package_verify(gosr_node *n, const gosr_hash *pkg,
+                           gosr_hash *root, gosr_buf *manifest,
+                           gosr_error *err);
+/* Appends a stored file (size from its tree entry, at most max) to out. */
+int kernel__store_read_file(gosr_node *n, const gosr_hash *file_id,
+                            uint64_t size, uint64_t max, gosr_buf *out,
+                            gosr_error *err);
+
+/* mesh.c */
+/* Creates the embedded mesh node (cfg.mesh) on DIR/mesh with the node's
+ * store; no thread yet. */
+int kernel__mesh_open(gosr_node *n, gosr_error *err);
+/* Runs its loop on a thread and writes DIR/mesh.json. */
+int kernel__mesh_start(gosr_node *n, gosr_error *err);
+/* Stops and joins the loop, removes DIR/mesh.json. Safe twice. */
+void kernel__mesh_stop(gosr_node *n);
+/* Destroys the mesh node (after stop). */
+void kernel__mesh_close(gosr_node *n);
+/* Pledges package `pkg` at factor rf (0 = the mesh default). */
+int kernel__mesh_pledge(gosr_node *n, const gosr_hash *pkg, unsigned rf,
+                        gosr_error *err);
+/* Fetches every object of `pkg` (all or nothing); GOSR_EAGAIN
+ * (module_unavailable) when no live node holds it. */
+int kernel__mesh_fetch(gosr_node *n, const gosr_hash *pkg,
+                       unsigned wait_ms, gosr_error *err);
 
 /* host.c */
 int kernel__host_create(gosr_node *n, gosr_error *err);

@@ -101,6 +101,8 @@ static int open_parts(gosr_node *n, gosr_error *err)
     gosr_free(p);
     if (rc == GOSR_OK)
         rc = kernel__registry_open(n, err);
+    if (rc == GOSR_OK)
+        rc = kernel__mesh_open(n, err);
     if (rc != GOSR_OK)
         return rc;
     p = gosr_asprintf("%s/%s", n->dir, GOSR_NODE_LEDGER_FILE);
@@ -258,10 +260,17 @@ int gosr_node_start(gosr_node *n, gosr_error *err)
             return rc;
         }
     }
+    if ((rc = kernel__mesh_start(n, err)) != GOSR_OK) {
+        kernel__mesh_stop(n);
+        gosr_admin_server_destroy(n->admin);
+        n->admin = NULL;
+        return rc;
+    }
     atomic_store(&n->stop, false);
     n->started = true;
     n->via_queue = true;
     if (pthread_create(&n->thread, NULL, tick_main, n) != 0) {
+        kernel__mesh_stop(n);
         n->started = false;
         gosr_admin_server_destroy(n->admin);
         n->admin = NULL;
@@ -289,6 +298,7 @@ void gosr_node_stop(gosr_node *n)
         return;
     atomic_store(&n->stop, true);
     gosr_node_wait(n);
+    kernel__mesh_stop(n); /* in-flight installs fail: link closed */
     if (n->via_queue)
         gosr_admin_queue_close(n->queue); /* fails late jobs: ECLOSED */
     if (n->admin)
@@ -314,6 +324,7 @@ void gosr_node_close(gosr_node *n)
     gosr_world_destroy(n->world);
     gosr_ledger_close(n->ledger);
     kernel__registry_close(n);
+    kernel__mesh_close(n); /* uses the store */
     gosr_store_close(n->store);
     gosr_sandbox_host_destroy(n->host);
     if (n->own_metrics)
@@ -329,19 +340,67 @@ void gosr_node_close(gosr_node *n)
 
 /* ---- operations ----------------------------------------------------------- */
 
+/* {"id","version","root","package","activated"} of a recorded version. */
+static json_t *version_info(const kver *v, bool activated)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", v->id, "version",
+                     v->version, "root", v->root, "package", v->package,
+                     "activated", activated);
+}
+
 int gosr_node_publish(gosr_node *n, const char *path, bool activate,
                       const char *actor, json_t **info, gosr_error *err)
 {
     kver *v = NULL;
+    gosr_hash pkg;
+    gosr_error perr = {0};
     int rc = kernel__registry_publish(n, path, &v, err);
     if (rc != GOSR_OK)
         return rc;
+    bool pledged = n->mesh_running &&
+                   gosr_hash_from_hex(v->package, &pkg) == GOSR_OK &&
+                   kernel__mesh_pledge(n, &pkg, 0, &perr) == GOSR_OK;
+    if (n->mesh_running && !pledged) /* published here all the same */
+        gosr_log(GOSR_LOG_WARN, "kernel", "%s@%s not pledged: %s: %s", v->id,
+                 v->version, perr.reason, perr.detail);
     if (activate)
         rc = kernel__activate(n, v->id, v->version, actor, "activate", err);
+    if (rc == GOSR_OK && info) {
+        *info = version_info(v, activate);
+        json_object_set_new(*info, "pledged", json_boolean(pledged));
+    }
+    kernel__kver_free(v);
+    return rc;
+}
+
+int gosr_node_pledge(gosr_node *n, const char *package, unsigned rf,
+                     gosr_error *err)
+{
+    gosr_hash pkg;
+    if (!package || gosr_hash_from_hex(package, &pkg) != GOSR_OK)
+        return gosr_error_set(err, GOSR_EINVAL, "bad_package",
+                              "a package is 64 hex digits");
+    if (rf > 16)
+        return gosr_error_set(err, GOSR_EINVAL, "bad_rf", "rf is 0..16");
+    return kernel__mesh_pledge(n, &pkg, rf, err);
+}
+
+int gosr_node_install(gosr_node *n, const char *package, bool activate,
+                      unsigned wait_ms, const char *actor, json_t **info,
+                      gosr_error *err)
+{
+    gosr_hash pkg;
+    kver *v = NULL;
+    if (!package || gosr_hash_from_hex(package, &pkg) != GOSR_OK)
+        return gosr_error_set(err, GOSR_EINVAL, "bad_package",
+                              "a package is 64 hex digits");
+    int rc = kernel__mesh_fetch(n, &pkg, wait_ms ? wait_ms : 10000, err);
+    if (rc == GOSR_OK)
+        rc = kernel__registry_install(n, &pkg, &v, err);
+    if (rc == GOSR_OK && activate)
+        rc = kernel__activate(n, v->id, v->version, actor, "activate", err);
     if (rc == GOSR_OK && info)
-        *info = json_pack("{s:s, s:s, s:s, s:b}", "id", v->id, "version",
-                          v->version, "root", v->root, "activated",
-                          activate);
+        *info = version_info(v, activate);
     kernel__kver_free(v);
     return rc;
 }

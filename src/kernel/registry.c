@@ -21,7 +21,20 @@ static const char *REG_SCHEMA =
     "CREATE TABLE IF NOT EXISTS versions ("
     " id TEXT NOT NULL, version TEXT NOT NULL, root TEXT NOT NULL,"
     " manifest TEXT NOT NULL, published_ns INTEGER NOT NULL,"
-    " PRIMARY KEY (id, version));";
+    " package TEXT, PRIMARY KEY (id, version));";
+
+/* Registries made before mesh packages lack the column: add it. */
+static int add_package_column(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT package FROM versions LIMIT 0", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(db, "ALTER TABLE versions ADD COLUMN package TEXT",
+                        NULL, NULL, NULL);
+}
 
 int kernel__registry_open(gosr_node *n, gosr_error *err)
 {
@@ -40,6 +53,8 @@ int kernel__registry_open(gosr_node *n, gosr_error *err)
                       NULL, NULL, &msg);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(n->reg, REG_SCHEMA, NULL, NULL, &msg);
+    if (rc == SQLITE_OK && (rc = add_package_column(n->reg)) != SQLITE_OK)
+        msg = sqlite3_mprintf("%s", sqlite3_errmsg(n->reg));
     if (rc != SQLITE_OK) {
         gosr_error_set(err, GOSR_EIO, "sqlite_error", "registry: %s",
                        msg ? msg : "?");
@@ -146,7 +161,9 @@ static int reg_insert(gosr_node *n, const kver *v, const char *manifest,
     }
     sqlite3_finalize(st);
     rc = sqlite3_prepare_v2(n->reg,
-                            "INSERT INTO versions VALUES (?1,?2,?3,?4,?5)",
+                            "INSERT INTO versions (id, version, root, "
+                            "manifest, published_ns, package) VALUES "
+                            "(?1,?2,?3,?4,?5,?6)",
                             -1, &st, NULL);
     if (rc != SQLITE_OK)
         return gosr_error_set(err, GOSR_EIO, "sqlite_error", "%s",
@@ -156,6 +173,7 @@ static int reg_insert(gosr_node *n, const kver *v, const char *manifest,
     sqlite3_bind_text(st, 3, v->root, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, manifest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)gosr_time_wall_ns());
+    sqlite3_bind_text(st, 6, v->package, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -164,37 +182,28 @@ static int reg_insert(gosr_node *n, const kver *v, const char *manifest,
     return GOSR_OK;
 }
 
-/* Parses the unpacked gmod.json, stores the tree, records the version. */
-static int publish_unpacked(gosr_node *n, const char *tmp, kver **out,
-                            gosr_error *err)
+/* Parses gmod.json (mbytes), refuses patch bundles, records the version
+ * with its tree root and mesh package (hex). *out: caller frees. */
+static int register_version(gosr_node *n, const uint8_t *mbytes, size_t mlen,
+                            const gosr_hash *root, const gosr_hash *pkg,
+                            kver **out, gosr_error *err)
 {
-    char *mpath = gosr_asprintf("%s/gmod.json", tmp);
-    uint8_t *mbytes = NULL;
-    size_t mlen = 0;
     gosr_gmod_manifest *m = NULL;
-    gosr_hash root;
     char hex[65];
-    int rc = mpath ? gosr_file_read_all(mpath, 1 << 20, &mbytes, &mlen)
-                   : GOSR_ENOMEM;
-    gosr_free(mpath);
-    if (rc != GOSR_OK)
-        return gosr_error_set(err, rc, "manifest_unreadable",
-                              "gmod.json of the unpacked bundle");
-    rc = gosr_gmod_manifest_parse(mbytes, mlen, &m, err);
+    int rc = gosr_gmod_manifest_parse(mbytes, mlen, &m, err);
     if (rc == GOSR_OK && (m->kind == GOSR_GMOD_PATCH || !m->entry))
         rc = gosr_error_set(err, GOSR_EUNSUPPORTED, "module_no_entry",
                             "%s is a patch bundle without an entry script; "
                             "the node runs game and mod bundles",
                             m->id);
-    if (rc == GOSR_OK)
-        rc = gosr_store_put_tree(n->store, tmp, &root, err);
     if (rc == GOSR_OK) {
-        gosr_hash_hex(&root, hex);
+        gosr_hash_hex(root, hex);
         *out = kver_from_manifest(m, hex);
         rc = *out ? GOSR_OK
                   : gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "kver");
     }
     if (rc == GOSR_OK) {
+        gosr_hash_hex(pkg, (*out)->package);
         char *text = gosr_strndup((const char *)mbytes, mlen);
         rc = text ? reg_insert(n, *out, text, err) : GOSR_ENOMEM;
         gosr_free(text);
@@ -204,7 +213,44 @@ static int publish_unpacked(gosr_node *n, const char *tmp, kver **out,
         }
     }
     gosr_gmod_manifest_destroy(m);
+    return rc;
+}
+
+/* Stores the unpacked tree and its mesh package, records the version. */
+static int publish_unpacked(gosr_node *n, const char *bundle, const char *tmp,
+                            kver **out, gosr_error *err)
+{
+    char *mpath = gosr_asprintf("%s/gmod.json", tmp);
+    uint8_t *mbytes = NULL;
+    size_t mlen = 0;
+    gosr_hash root, pkg;
+    int rc = mpath ? gosr_file_read_all(mpath, 1 << 20, &mbytes, &mlen)
+                   : GOSR_ENOMEM;
+    gosr_free(mpath);
+    if (rc != GOSR_OK)
+        return gosr_error_set(err, rc, "manifest_unreadable",
+                              "gmod.json of the unpacked bundle");
+    rc = gosr_store_put_tree(n->store, tmp, &root, err);
+    if (rc == GOSR_OK)
+        rc = kernel__package_build(n, bundle, &root, &pkg, err);
+    if (rc == GOSR_OK)
+        rc = register_version(n, mbytes, mlen, &root, &pkg, out, err);
     gosr_free(mbytes);
+    return rc;
+}
+
+int kernel__registry_install(gosr_node *n, const gosr_hash *pkg, kver **out,
+                             gosr_error *err)
+{
+    gosr_buf manifest = {0};
+    gosr_hash root;
+    pthread_mutex_lock(&n->db_mu);
+    int rc = kernel__package_verify(n, pkg, &root, &manifest, err);
+    if (rc == GOSR_OK)
+        rc = register_version(n, manifest.data, manifest.len, &root, pkg, out,
+                              err);
+    pthread_mutex_unlock(&n->db_mu);
+    gosr_buf_free(&manifest);
     return rc;
 }
 
@@ -223,7 +269,7 @@ int kernel__registry_publish(gosr_node *n, const char *path, kver **out,
     int rc = gosr_gmod_unpack(path, tmp, &o, err);
     if (rc == GOSR_OK) {
         pthread_mutex_lock(&n->db_mu);
-        rc = publish_unpacked(n, tmp, out, err);
+        rc = publish_unpacked(n, path, tmp, out, err);
         pthread_mutex_unlock(&n->db_mu);
     }
     rm_tree(tmp);
@@ -275,7 +321,7 @@ int kernel__registry_list(gosr_node *n, json_t *modules, gosr_error *err)
     sqlite3_stmt *st = NULL;
     pthread_mutex_lock(&n->db_mu);
     int rc = sqlite3_prepare_v2(n->reg,
-                                "SELECT id, version, root FROM versions "
+                                "SELECT id, version, root, package FROM versions "
                                 "ORDER BY id, published_ns",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
@@ -290,10 +336,12 @@ int kernel__registry_list(gosr_node *n, json_t *modules, gosr_error *err)
             mod = json_pack("{s:s, s:[]}", "id", id, "versions");
             json_object_set_new(modules, id, mod);
         }
+        const char *pkg = (const char *)sqlite3_column_text(st, 3);
         json_array_append_new(
             json_object_get(mod, "versions"),
-            json_pack("{s:s, s:s}", "version", sqlite3_column_text(st, 1),
-                      "root", sqlite3_column_text(st, 2)));
+            json_pack("{s:s, s:s, s:s?}", "version",
+                      sqlite3_column_text(st, 1), "root",
+                      sqlite3_column_text(st, 2), "package", pkg));
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&n->db_mu);
@@ -324,8 +372,6 @@ int kernel__registry_source(gosr_node *n, const kver *v, gosr_buf *out,
 {
     gosr_hash root;
     find_entry f = {.path = v->entry};
-    gosr_chunk_ref *chunks = NULL;
-    size_t nchunks = 0;
     if (gosr_hex_decode(v->root, root.b, 32) != GOSR_OK)
         return gosr_error_set(err, GOSR_ECORRUPT, "registry_root",
                               "bad root for %s@%s", v->id, v->version);
@@ -341,10 +387,7 @@ int kernel__registry_source(gosr_node *n, const kver *v, gosr_buf *out,
         rc = gosr_error_set(err, GOSR_ETOOBIG, "entry_too_big",
                             "entry script over 1 MiB");
     if (rc == GOSR_OK)
-        rc = gosr_store_file_chunks(n->store, &f.id, &chunks, &nchunks, err);
-    for (size_t i = 0; rc == GOSR_OK && i < nchunks; i++)
-        rc = gosr_store_get_chunk(n->store, &chunks[i].id, out, err);
+        rc = kernel__store_read_file(n, &f.id, f.size, 1u << 20, out, err);
     pthread_mutex_unlock(&n->db_mu);
-    gosr_free(chunks);
     return rc;
 }

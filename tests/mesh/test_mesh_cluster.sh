@@ -26,25 +26,8 @@ fail() {
   for f in "$T"/n*.err; do [ -f "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done
   exit 1
 }
-stamp() { echo "[$SECONDS s] $*" >&2; }
-jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-
-# A base port with 12 free TCP+UDP ports above it (node i uses BASE+i).
-BASE=$(python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    b = random.randrange(20000, 32000)  # below the ephemeral range
-    ok = True
-    for i in range(12):
-        for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET, t)
-            try: s.bind(("127.0.0.1", b + i))
-            except OSError: ok = False
-            finally: s.close()
-    if ok:
-        print(b); break
-EOF
-)
+. "$(dirname "$0")/mesh_lib.sh"
+BASE=$(pick_base 12)
 addr() { echo "127.0.0.1:$((BASE + $1))"; }
 # every node's DHT port: a node started late must reach whoever is alive
 BOOT=$(for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s,' "$(addr $i)"; done)
@@ -73,16 +56,6 @@ idx_of() {
   for k in "${!ID[@]}"; do if [ "${ID[$k]}" = "$1" ]; then echo "$k"; fi; done
 }
 
-# wait_until SECONDS CMD...: polls CMD every 0.3 s until it succeeds.
-wait_until() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  while [ $SECONDS -lt $end ]; do
-    if "$@"; then return 0; fi
-    sleep 0.3
-  done
-  return 1
-}
 has_replicas() { [ "$(replicas "$1" "$2")" -ge "$3" ]; }
 links_up() { [ "$(ctl "$1" status | jget 'd["links_up"]')" -ge "$2" ]; }
 
