@@ -74,6 +74,8 @@ typedef struct gosr_node_config {
     const char *revocations;    /* revocation list file, or NULL */
     const char *admin_listen;   /* "127.0.0.1:PORT"; NULL = default port */
     bool no_admin;              /* do not start the HTTP server */
+    uint64_t max_upload;        /* largest bundle POSTed to the admin API
+                                   (default 1 GiB) */
     uint32_t rate_hz;           /* tick rate (default 30) */
     uint32_t quarantine_ticks;  /* healthy ticks before retiring the old
                                    version (default 30) */

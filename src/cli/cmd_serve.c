@@ -25,7 +25,7 @@
 
 /* Values of a --config JSON file ({"rate_hz", "quarantine_ticks",
  * "capacity", "kv_capacity", "seed", "granted_caps", "revocations",
- * "admin", "mode": "deterministic"|"production", "fuel"}). */
+ * "admin", "mode": "deterministic"|"production", "fuel", "max_upload"}). */
 static int load_config(const char *path, gosr_node_config *c, json_t **keep,
                        bool json)
 {
@@ -53,6 +53,8 @@ static int load_config(const char *path, gosr_node_config *c, json_t **keep,
         c->hash_ticks = json_is_true(v);
     if ((v = json_object_get(o, "fuel")))
         c->fuel = (uint64_t)json_integer_value(v);
+    if ((v = json_object_get(o, "max_upload")))
+        c->max_upload = (uint64_t)json_integer_value(v);
     if ((v = json_object_get(o, "granted_caps")))
         c->granted_caps = json_string_value(v);
     if ((v = json_object_get(o, "revocations")))

@@ -245,6 +245,9 @@ int gosr_node_start(gosr_node *n, gosr_error *err)
     int rc;
     if (!n->cfg.no_admin) {
         gosr_admin_config ac = {.data_dir = n->dir,
+                                .max_upload = n->cfg.max_upload
+                                                  ? n->cfg.max_upload
+                                                  : (uint64_t)1 << 30,
                                 .listen = n->cfg.admin_listen,
                                 .metrics = n->metrics};
         rc = gosr_admin_server_create(&ac, &n->admin, err);

@@ -10,7 +10,8 @@
 # ledger unchanged) while the RF=3 package heals on the survivors; SIGTERM
 # stops the rest cleanly and removes DIR/mesh.json.
 # Env: GOSR, GOSR_SOURCE_DIR. Design: docs/mesh.md ("Embedded in gosr
-# serve"), docs/kernel.md ("Mesh packages").
+# serve"), docs/kernel.md ("Mesh packages"). MESH_MIB=N adds an N MiB asset
+# to v1 (test_mesh_long.sh runs it with 256).
 set -euo pipefail
 : "${GOSR:?GOSR must point at the gosr binary}"
 SRC=${GOSR_SOURCE_DIR:?set GOSR_SOURCE_DIR}/examples/mover
@@ -43,9 +44,16 @@ G cert issue --ca "$T/root" --key "$T/dev" --name dev --kinds game,mod \
   --out "$T/dev.cert" > /dev/null
 G cert issue --ca "$T/stranger" --key "$T/dev" --name dev --kinds game,mod \
   --out "$T/bad.cert" > /dev/null
-for v in 1 2; do
-  G pack "$SRC/v$v" --key "$T/dev" --cert "$T/dev.cert" --out "$T/m$v.gmod" > /dev/null
-done
+# v1 carries an asset of MESH_MIB MiB when set (test_mesh_long.sh: 256)
+cp -r "$SRC/v1" "$T/v1"
+if [ -n "${MESH_MIB:-}" ]; then
+  mkdir -p "$T/v1/assets"
+  head -c $((MESH_MIB << 20)) /dev/urandom > "$T/v1/assets/big.bin"
+fi
+G pack "$T/v1" --key "$T/dev" --cert "$T/dev.cert" --out "$T/m1.gmod" > /dev/null
+G pack "$SRC/v2" --key "$T/dev" --cert "$T/dev.cert" --out "$T/m2.gmod" > /dev/null
+LIMIT=$((60 + ${MESH_MIB:-0}))
+stamp "bundles packed ($(stat -c %s "$T/m1.gmod") bytes for v1)"
 G pack "$SRC/v2" --key "$T/dev" --cert "$T/bad.cert" --out "$T/untrusted.gmod" > /dev/null
 cat > "$T/config.json" <<'EOF'
 {"rate_hz": 20, "mesh": {"repair_ms": 500, "proof_ms": 800, "dead_ms": 8000}}
@@ -106,12 +114,13 @@ fi
 grep -q listen_failed "$T/dup.out" || fail "taken port: $(cat "$T/dup.out")"
 
 # ---- 1. publish on node 1: package pledged, RF=3 ------------------------------
-G publish "$T/m1.gmod" --data "$T/n1" --json > "$T/pub1" || fail "publish v1"
+G publish "$T/m1.gmod" --data "$T/n1" --json > "$T/pub1" || fail "publish v1: $(cat "$T/pub1")"
 P1=$(jget 'd["package"]' < "$T/pub1")
+stamp "mover@1.0.0 published on node 1"
 ROOT1=$(jget 'd["root"]' < "$T/pub1")
 [ "$(jget 'd["pledged"]' < "$T/pub1")" = True ] || fail "v1 not pledged: $(cat "$T/pub1")"
 [[ $P1 =~ ^[0-9a-f]{64}$ ]] || fail "no package id"
-wait_until 60 has_replicas 1 "$P1" 3 || fail "package not at RF=3"
+wait_until $LIMIT has_replicas 1 "$P1" 3 || fail "package not at RF=3"
 stamp "ok: package of mover@1.0.0 at RF=3"
 
 # ---- 2. a node that never saw the bundle installs it from the mesh -----------
@@ -184,7 +193,7 @@ stamp "ok: every holder killed -> unavailable, install refused, nothing recorded
 LIVE=0
 for i in 1 2 3 4 5; do alive "$i" && LIVE=$((LIVE + 1)); done
 WANT=$((LIVE < 3 ? LIVE : 3))
-wait_until 60 has_replicas "$Y" "$P1" "$WANT" || fail "v1 package not back at $WANT replicas"
+wait_until $LIMIT has_replicas "$Y" "$P1" "$WANT" || fail "v1 package not back at $WANT replicas"
 stamp "ok: v1 package at $(replicas "$Y" "$P1") replicas on $LIVE live nodes"
 
 # ---- 6. SIGTERM: clean exit, DIR/mesh.json removed ----------------------------
