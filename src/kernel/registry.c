@@ -182,6 +182,24 @@ static int reg_insert(gosr_node *n, const kver *v, const char *manifest,
     return GOSR_OK;
 }
 
+/* Pins a recorded version's tree and package in the store (refs
+ * module/ID@VERSION and package/ID@VERSION) so `gosr store gc` keeps them.
+ * The registry row is the record; a failed pin is logged, not fatal. */
+static void pin_version(gosr_node *n, const kver *v, const gosr_hash *root,
+                        const gosr_hash *pkg)
+{
+    char name[KID_MAX + KVER_MAX + 16];
+    gosr_error e = {0};
+    snprintf(name, sizeof name, "module/%s@%s", v->id, v->version);
+    int rc = gosr_store_ref_set(n->store, name, root, &e);
+    snprintf(name, sizeof name, "package/%s@%s", v->id, v->version);
+    if (rc == GOSR_OK)
+        rc = gosr_store_ref_set(n->store, name, pkg, &e);
+    if (rc != GOSR_OK)
+        gosr_log(GOSR_LOG_WARN, "kernel", "%s@%s not pinned: %s: %s", v->id,
+                 v->version, e.reason, e.detail);
+}
+
 /* Parses gmod.json (mbytes), refuses patch bundles, records the version
  * with its tree root and mesh package (hex). *out: caller frees. */
 static int register_version(gosr_node *n, const uint8_t *mbytes, size_t mlen,
@@ -212,6 +230,8 @@ static int register_version(gosr_node *n, const uint8_t *mbytes, size_t mlen,
             *out = NULL;
         }
     }
+    if (rc == GOSR_OK)
+        pin_version(n, *out, root, pkg);
     gosr_gmod_manifest_destroy(m);
     return rc;
 }

@@ -149,9 +149,15 @@ code=$?
 PID=
 [ "$code" -eq 0 ] && ok || bad "serve exited $code after SIGTERM"
 [ ! -e "$D/admin.json" ] && ok || bad "admin.json left after SIGTERM"
+# every published version is pinned: gc keeps what the restart loads
+expect 0 "$GOSR" store ls --store "$D/store"
+has "$T/out" "module/mover@2.0.0"
+has "$T/out" "package/mover@3.0.0"
+expect 0 "$GOSR" store gc --store "$D/store"
 start_node || exit 1
 expect 0 "$GOSR" modules --data "$D"
 has "$T/out" "mover  active 2.0.0"
+expect 0 "$GOSR" activate mover@1.0.0 --data "$D"
 
 # ---- SIGKILL at random points during swaps --------------------------------
 for round in 1 2 3 4 5 6; do
