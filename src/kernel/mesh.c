@@ -162,8 +162,9 @@ int kernel__mesh_fetch(gosr_node *n, const gosr_hash *pkg, unsigned wait_ms,
     char hex[65];
     gosr_hash_hex(pkg, hex);
     json_t *resp = NULL;
-    int rc = ctl(n, json_pack("{s:s, s:s, s:i}", "op", "fetch", "id", hex,
-                              "timeout_ms", (int)wait_ms),
+    /* not held yet: the node pledges it once verified and recorded */
+    int rc = ctl(n, json_pack("{s:s, s:s, s:i, s:b}", "op", "fetch", "id", hex,
+                              "timeout_ms", (int)wait_ms, "hold", 0),
                  KMESH_FETCH_MS, &resp, err);
     if (rc == GOSR_OK)
         gosr_log(GOSR_LOG_INFO, "kernel", "package %.16s fetched: %lld bytes",

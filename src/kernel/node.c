@@ -397,9 +397,13 @@ int gosr_node_install(gosr_node *n, const char *package, bool activate,
     if (!package || gosr_hash_from_hex(package, &pkg) != GOSR_OK)
         return gosr_error_set(err, GOSR_EINVAL, "bad_package",
                               "a package is 64 hex digits");
+    gosr_error perr = {0};
     int rc = kernel__mesh_fetch(n, &pkg, wait_ms ? wait_ms : 10000, err);
     if (rc == GOSR_OK)
         rc = kernel__registry_install(n, &pkg, &v, err);
+    if (rc == GOSR_OK && kernel__mesh_pledge(n, &pkg, 0, &perr) != GOSR_OK)
+        gosr_log(GOSR_LOG_WARN, "kernel", "%s@%s installed, not pledged: "
+                 "%s: %s", v->id, v->version, perr.reason, perr.detail);
     if (rc == GOSR_OK && activate)
         rc = kernel__activate(n, v->id, v->version, actor, "activate", err);
     if (rc == GOSR_OK && info)

@@ -104,7 +104,7 @@ void mesh__job_finished(gosr_mesh_node *n, mesh_job *j, int status,
         }
     gosr_error err;
     gosr_error_clear(&err);
-    if (status == GOSR_OK &&
+    if (status == GOSR_OK && !j->no_hold &&
         mesh__root_hold(n, &j->root, j->rf, &err) != GOSR_OK) {
         status = err.status;
         reason = err.reason;
@@ -260,9 +260,14 @@ static bool do_fetch(mesh_link *l, uint32_t req, json_t *j, const gosr_hash *id)
     gosr_mesh_node *n = l->node;
     const char *out = json_string_value(json_object_get(j, "out"));
     json_int_t tmo = json_integer_value(json_object_get(j, "timeout_ms"));
+    bool hold = !json_is_false(json_object_get(j, "hold"));
+    bool fresh = true; /* no job for this root yet (repair jobs hold) */
+    for (mesh_job *k = n->jobs; k; k = k->next)
+        fresh = fresh && !gosr_hash_equal(&k->root, id);
     mesh_job *job = mesh__job_start(n, id, (uint8_t)n->cfg.rf);
     if (!job)
         return false;
+    job->no_hold = hold ? false : fresh || job->no_hold;
     mesh_waiter *w = gosr_realloc(job->waiters, (job->nwait + 1) * sizeof *w);
     if (!w)
         return false;

@@ -166,6 +166,8 @@ typedef struct mesh_job {
     uint64_t deadline_ns;  /* fail when no provider by then */
     uint64_t bytes;        /* bytes received */
     bool dht_asked;        /* a provider lookup was started */
+    bool no_hold;          /* every waiter asked "hold": false: objects are
+                              stored, the root is not pledged */
     struct mesh_job *next; /* node's list */
 } mesh_job;
 

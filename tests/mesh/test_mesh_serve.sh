@@ -148,7 +148,7 @@ forge() { # forge NAME BUNDLE_FOR_FILES BUNDLE_FOR_HEAD -> package id
   G unpack "$2" --out "$T/$1" --no-verify > /dev/null
   mkdir -p "$T/$1/.gosr"
   head_of "$3" "$T/$1/.gosr/bundle-head"
-  mesh 1 publish "$T/$1" --rf 2 | jget 'd["id"]'
+  mesh 1 publish "$T/$1" --rf 1 | jget 'd["id"]'
 }
 BEFORE=$(versions_of "$X"); LEDGER=$(ledger_count "$X")
 expect_refused() { # PKG REASON
@@ -164,9 +164,16 @@ F2=$(forge forged2 "$T/m2.gmod" "$T/m1.gmod")
 expect_refused "$F2" package_root_mismatch
 # (c) a plain tree: no head at all
 mkdir -p "$T/plain" && echo data > "$T/plain/f"
-F3=$(mesh 1 publish "$T/plain" | jget 'd["id"]')
+F3=$(mesh 1 publish "$T/plain" --rf 1 | jget 'd["id"]')
 expect_refused "$F3" package_no_head
 [ "$(versions_of "$X")" = "$BEFORE" ] || fail "a forged package was recorded"
+for f in "$F1" "$F2" "$F3"; do # RF=1 on node 1: fetched by X, refused, not held
+  [ "$(mesh "$X" status | jget "any(r['id']=='$f' for r in d['roots'])")" = False ] ||
+    fail "node $X holds the refused package $f"
+done
+# the installed package is held (served) by the installer
+[ "$(mesh "$X" status | jget "any(r['id']=='$P1' for r in d['roots'])")" = True ] ||
+  fail "node $X does not hold the package it installed"
 [ "$(ledger_count "$X")" = "$LEDGER" ] || fail "the ledger moved"
 stamp "ok: forged packages refused (cert_untrusted_issuer, package_root_mismatch, package_no_head)"
 
