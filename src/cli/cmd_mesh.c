@@ -5,6 +5,7 @@
  * link). Design: docs/mesh.md ("Command line").
  */
 #include "cli.h"
+#include "cli/mesh_print.h"
 #include "gosr/mesh.h"
 
 #include <signal.h>
@@ -27,7 +28,8 @@
     "  providers ID NODE              DHT provider lookup\n"                   \
     "  key ID                         the DHT provider key of a root\n"        \
     "NODE is --node IP:PORT (a mesh node's listen address) or --data DIR\n"   \
-    "(a gosr serve --listen node's directory, via DIR/mesh.json)"
+    "(a gosr serve --listen node's directory, via DIR/mesh.json).\n"          \
+    "--json prints the node's JSON answer instead of lines for people."
 
 /* Options of every subcommand (pointers into argv). */
 typedef struct mesh_opts {
@@ -173,7 +175,8 @@ static int call(const mesh_opts *o, json_t *req, unsigned timeout_ms)
         json_decref(req);
         return cli_usage_error("--node IP:PORT or --data DIR is required");
     }
-    char *text = json_dumps(req, JSON_COMPACT);
+    char *text = json_dumps(req, JSON_COMPACT), op[16];
+    snprintf(op, sizeof op, "%s", json_string_value(json_object_get(req, "op")));
     json_decref(req);
     char *resp = NULL;
     gosr_error err;
@@ -193,7 +196,13 @@ static int call(const mesh_opts *o, json_t *req, unsigned timeout_ms)
         fprintf(stderr, "gosr mesh: %s: %s\n",
                 json_string_value(json_object_get(j, "reason")),
                 json_string_value(json_object_get(j, "detail")));
-    cli_print_json(j);
+    if (o->json) {
+        cli_print_json(j); /* releases it */
+    } else {
+        if (ok)
+            mesh_print(op, j);
+        json_decref(j);
+    }
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 

@@ -49,7 +49,7 @@ start_node() {
   ID[$i]=$(jget 'd["node_id"]' < "$T/n$i.out") || fail "node $i did not start"
 }
 kill_node() { kill -9 "${PID[$1]}"; wait "${PID[$1]}" 2>/dev/null || true; }
-ctl() { local i=$1; shift; "$GOSR" mesh "$@" --node "$(addr "$i")"; }
+ctl() { local i=$1; shift; "$GOSR" mesh "$@" --node "$(addr "$i")" --json; }
 replicas() { ctl "$1" replicas "$2" | jget 'd["count"]'; }
 holders() { ctl "$1" replicas "$2" | jget '" ".join(d["holders"])'; }
 idx_of() {

@@ -75,7 +75,7 @@ start_node() {
 }
 kill_node() { kill -9 "${PID[$1]}"; wait "${PID[$1]}" 2>/dev/null || true; }
 alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
-mesh() { local i=$1; shift; G mesh "$@" --data "$T/n$i"; }
+mesh() { local i=$1; shift; G mesh "$@" --data "$T/n$i" --json; }
 replicas() { mesh "$1" replicas "$2" | jget 'd["count"]'; }
 holders() { mesh "$1" replicas "$2" | jget '" ".join(d["holders"])'; }
 has_replicas() { [ "$(replicas "$1" "$2")" -ge "$3" ]; }
