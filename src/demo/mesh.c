@@ -167,16 +167,17 @@ static json_int_t received_from_node1(demo_run *d)
     return got;
 }
 
-/* Packages of d->packages that the mesh at addr holds (status roots), and
- * the sum of their sizes into *bytes. */
-static int held_packages(demo_run *d, const char *addr, json_int_t *bytes)
+/* Packages of `pkgs` (hex roots) that the mesh at addr holds (status
+ * roots), and the sum of their sizes into *bytes. */
+static int held_packages(const json_t *pkgs, const char *addr,
+                         json_int_t *bytes)
 {
     json_t *s = status_of(addr, NULL), *r;
     size_t i, j;
     json_t *p;
     int n = 0;
     *bytes = 0;
-    json_array_foreach(d->packages, j, p)
+    json_array_foreach(pkgs, j, p)
         json_array_foreach(json_object_get(s, "roots"), i, r)
             if (json_equal(json_object_get(r, "id"), p)) {
                 n++;
@@ -186,15 +187,21 @@ static int held_packages(demo_run *d, const char *addr, json_int_t *bytes)
     return n;
 }
 
-/* Installs every v1 package on node2 in publish order; *n installed. */
-static int install_all(demo_run *d, size_t *n, gosr_error *err)
+/* Installs every v1 package on node2 in publish order; *n installed,
+ * *pre how many node2's mesh already held when their install began
+ * (node1's repair loop replicates them at rf 2 meanwhile). */
+static int install_all(demo_run *d, size_t *n, int *pre, gosr_error *err)
 {
     size_t i;
     json_t *p;
     *n = 0;
+    *pre = 0;
     json_array_foreach(d->packages, i, p)
     {
-        json_t *info = NULL;
+        json_t *info = NULL, *one = json_pack("[O]", p);
+        json_int_t b;
+        *pre += held_packages(one, d->mesh2, &b);
+        json_decref(one);
         int rc = gosr_node_install(d->node2, json_string_value(p), true,
                                    INSTALL_WAIT_MS, "operator:demo", &info,
                                    err);
@@ -240,7 +247,7 @@ void demo__mesh_install(demo_run *d, const char *const *ids, size_t nids)
     gosr_error err = {0};
     uint64_t link_ms = 0;
     size_t n = 0;
-    json_int_t pre_bytes = 0, pkg_bytes = 0;
+    json_int_t pkg_bytes = 0, held_bytes = 0;
     if (d->mesh_why[0]) {
         demo__step(d, "mesh_install", false, "node1 has no mesh: %s",
                    d->mesh_why);
@@ -256,11 +263,12 @@ void demo__mesh_install(demo_run *d, const char *const *ids, size_t nids)
         install_failed(d, "link", &err);
         return;
     }
-    int pre = held_packages(d, d->mesh2, &pre_bytes);
+    int pre = 0;
     uint64_t t0 = gosr_time_mono_ns();
-    int rc = install_all(d, &n, &err);
+    int rc = install_all(d, &n, &pre, &err);
     double ms = (double)(gosr_time_mono_ns() - t0) / 1e6;
-    held_packages(d, d->mesh1, &pkg_bytes);
+    held_packages(d->packages, d->mesh1, &pkg_bytes);
+    int held = held_packages(d->packages, d->mesh2, &held_bytes);
     json_int_t recv = received_from_node1(d);
     size_t same = same_active(d, ids, nids);
     json_object_set_new(d->facts, "mesh_link_ms", json_integer((json_int_t)link_ms));
@@ -269,20 +277,23 @@ void demo__mesh_install(demo_run *d, const char *const *ids, size_t nids)
     json_object_set_new(d->facts, "mesh_package_bytes", json_integer(pkg_bytes));
     json_object_set_new(d->facts, "mesh_bytes_received", json_integer(recv));
     json_object_set_new(d->facts, "mesh_held_before_install", json_integer(pre));
+    json_object_set_new(d->facts, "mesh_node2_held", json_integer(held));
     json_object_set_new(d->facts, "mesh_node2_same_active", json_boolean(same == nids));
     if (rc != GOSR_OK) {
         install_failed(d, "install", &err);
         return;
     }
-    demo__step(d, "mesh_install", n == nids && same == nids,
+    demo__step(d, "mesh_install", n == nids && same == nids &&
+                                      held == (int)nids,
                "node2 (%s, mesh %s) linked to node1 in %" PRIu64 " ms, "
                "installed and activated %zu/%zu modules from the mesh in "
-               "%.0f ms (%d already replicated there by node1's repair at "
-               "rf 2); packages %" JSON_INTEGER_FORMAT " bytes, node2 "
-               "received %" JSON_INTEGER_FORMAT " bytes from node1; active "
-               "versions equal on both nodes: %zu/%zu",
+               "%.0f ms (%d already there when their install began: node1's "
+               "repair replicates at rf 2 meanwhile); packages %" JSON_INTEGER_FORMAT " bytes, node2 "
+               "received %" JSON_INTEGER_FORMAT " bytes from node1 and now "
+               "holds %d/%zu packages; active versions equal on both nodes: "
+               "%zu/%zu",
                d->node2_dir, d->mesh2, link_ms, n, nids, ms, pre, pkg_bytes,
-               recv, same, nids);
+               recv, held, nids, same, nids);
 }
 
 void demo__mesh_replicas(demo_run *d)
