@@ -200,18 +200,22 @@ static int install_all(demo_run *d, size_t *n, int *pre, gosr_error *err)
     {
         json_t *info = NULL, *one = json_pack("[O]", p);
         json_int_t b;
-        *pre += held_packages(one, d->mesh2, &b);
+        int had = held_packages(one, d->mesh2, &b);
         json_decref(one);
+        uint64_t t0 = gosr_time_mono_ns();
         int rc = gosr_node_install(d->node2, json_string_value(p), true,
                                    INSTALL_WAIT_MS, "operator:demo", &info,
                                    err);
         if (rc != GOSR_OK)
             return rc;
+        *pre += had;
         demo__progress(d, "node2 installed %s@%s from the mesh (package "
-                       "%.12s)",
+                       "%.12s, %s) in %.0f ms",
                        json_string_value(json_object_get(info, "id")),
                        json_string_value(json_object_get(info, "version")),
-                       json_string_value(p));
+                       json_string_value(p),
+                       had ? "already replicated" : "fetched",
+                       (double)(gosr_time_mono_ns() - t0) / 1e6);
         json_decref(info);
         (*n)++;
     }
