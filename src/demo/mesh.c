@@ -246,12 +246,36 @@ static void install_failed(demo_run *d, const char *what, gosr_error *err)
                err->detail);
 }
 
+/* What the mesh_install step measured. */
+typedef struct install_figs {
+    uint64_t link_ms;     /* node2 start until a link was up */
+    size_t n;             /* packages installed */
+    int pre;              /* held by node2 when their install began */
+    double ms;            /* wall time of the installs */
+    json_int_t pkg_bytes; /* sum of the packages' sizes (node1's status) */
+    json_int_t recv;      /* bytes node2 received from node1 (credits) */
+    int held;             /* packages node2 holds afterwards */
+    size_t same;          /* modules with equal active versions */
+} install_figs;
+
+static void install_facts(demo_run *d, const install_figs *f, size_t nids)
+{
+    json_t *o = d->facts;
+    json_object_set_new(o, "mesh_link_ms", json_integer((json_int_t)f->link_ms));
+    json_object_set_new(o, "mesh_installed_modules", json_integer((json_int_t)f->n));
+    json_object_set_new(o, "mesh_install_ms", json_real(f->ms));
+    json_object_set_new(o, "mesh_package_bytes", json_integer(f->pkg_bytes));
+    json_object_set_new(o, "mesh_bytes_received", json_integer(f->recv));
+    json_object_set_new(o, "mesh_held_before_install", json_integer(f->pre));
+    json_object_set_new(o, "mesh_node2_held", json_integer(f->held));
+    json_object_set_new(o, "mesh_node2_same_active", json_boolean(f->same == nids));
+}
+
 void demo__mesh_install(demo_run *d, const char *const *ids, size_t nids)
 {
     gosr_error err = {0};
-    uint64_t link_ms = 0;
-    size_t n = 0;
-    json_int_t pkg_bytes = 0, held_bytes = 0;
+    install_figs f = {0};
+    json_int_t held_bytes = 0;
     if (d->mesh_why[0]) {
         demo__step(d, "mesh_install", false, "node1 has no mesh: %s",
                    d->mesh_why);
@@ -263,41 +287,34 @@ void demo__mesh_install(demo_run *d, const char *const *ids, size_t nids)
     }
     demo__progress(d, "node2 in %s, mesh on %s bootstrapped to %s, %d Hz",
                    d->node2_dir, d->mesh2, d->mesh1, NODE2_HZ);
-    if (wait_link(d, &link_ms, &err) != GOSR_OK) {
+    if (wait_link(d, &f.link_ms, &err) != GOSR_OK) {
         install_failed(d, "link", &err);
         return;
     }
-    int pre = 0;
     uint64_t t0 = gosr_time_mono_ns();
-    int rc = install_all(d, &n, &pre, &err);
-    double ms = (double)(gosr_time_mono_ns() - t0) / 1e6;
-    held_packages(d->packages, d->mesh1, &pkg_bytes);
-    int held = held_packages(d->packages, d->mesh2, &held_bytes);
-    json_int_t recv = received_from_node1(d);
-    size_t same = same_active(d, ids, nids);
-    json_object_set_new(d->facts, "mesh_link_ms", json_integer((json_int_t)link_ms));
-    json_object_set_new(d->facts, "mesh_installed_modules", json_integer((json_int_t)n));
-    json_object_set_new(d->facts, "mesh_install_ms", json_real(ms));
-    json_object_set_new(d->facts, "mesh_package_bytes", json_integer(pkg_bytes));
-    json_object_set_new(d->facts, "mesh_bytes_received", json_integer(recv));
-    json_object_set_new(d->facts, "mesh_held_before_install", json_integer(pre));
-    json_object_set_new(d->facts, "mesh_node2_held", json_integer(held));
-    json_object_set_new(d->facts, "mesh_node2_same_active", json_boolean(same == nids));
+    int rc = install_all(d, &f.n, &f.pre, &err);
+    f.ms = (double)(gosr_time_mono_ns() - t0) / 1e6;
+    held_packages(d->packages, d->mesh1, &f.pkg_bytes);
+    f.held = held_packages(d->packages, d->mesh2, &held_bytes);
+    f.recv = received_from_node1(d);
+    f.same = same_active(d, ids, nids);
+    install_facts(d, &f, nids);
     if (rc != GOSR_OK) {
         install_failed(d, "install", &err);
         return;
     }
-    demo__step(d, "mesh_install", n == nids && same == nids &&
-                                      held == (int)nids,
+    demo__step(d, "mesh_install",
+               f.n == nids && f.same == nids && f.held == (int)nids,
                "node2 (%s, mesh %s) linked to node1 in %" PRIu64 " ms, "
                "installed and activated %zu/%zu modules from the mesh in "
                "%.0f ms (%d already there when their install began: node1's "
-               "repair replicates at rf 2 meanwhile); packages %" JSON_INTEGER_FORMAT " bytes, node2 "
-               "received %" JSON_INTEGER_FORMAT " bytes from node1 and now "
-               "holds %d/%zu packages; active versions equal on both nodes: "
+               "repair replicates at rf 2 meanwhile); packages "
+               "%" JSON_INTEGER_FORMAT " bytes, node2 received "
+               "%" JSON_INTEGER_FORMAT " bytes from node1 and now holds "
+               "%d/%zu packages; active versions equal on both nodes: "
                "%zu/%zu",
-               d->node2_dir, d->mesh2, link_ms, n, nids, ms, pre, pkg_bytes,
-               recv, held, nids, same, nids);
+               d->node2_dir, d->mesh2, f.link_ms, f.n, nids, f.ms, f.pre,
+               f.pkg_bytes, f.recv, f.held, nids, f.same, nids);
 }
 
 void demo__mesh_replicas(demo_run *d)
