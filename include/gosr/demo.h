@@ -1,7 +1,8 @@
 /*
  * gosr/demo.h — `gosr demo`: the end-to-end run of the testbed game
- * games/arena on an in-process node (keys, pack, publish, 200+ bots playing
- * through the node's input path, a hot swap, rollback, the kill switch) and
+ * games/arena on an in-process node (keys, pack, publish, a second node
+ * installing the game through the mesh, 200+ bots playing through the
+ * node's input path, a hot swap, rollback, the kill switch) and
  * its report (report.json, report.html with inline SVG plots, a terminal
  * summary). The bots are also usable on their own (tests step a node by
  * hand and drive them tick by tick).

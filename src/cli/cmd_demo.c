@@ -75,6 +75,7 @@ GOSR_CLI_COMMAND(demo, "demo", cmd_demo,
                  "gosr demo [--duration 60s] [--out DIR] [--bots N] "
                  "[--seed N] [--game DIR] [--json]\n"
                  "  packs and publishes games/arena on an in-process node, "
-                 "runs bots,\n  hot-swaps arena.economy, rolls it back, and "
-                 "writes DIR/report.html\n  and DIR/report.json (DIR "
+                 "installs it on\n  a second node through the mesh, "
+                 "runs bots, hot-swaps arena.economy,\n  rolls it back, and "
+                 "writes DIR/report.html and DIR/report.json\n  (DIR "
                  "defaults to ./gosr-demo)")

@@ -2,7 +2,9 @@
  * demo.c — `gosr demo` orchestration: keys and a certificate in OUT/keys,
  * every games/arena module packed and signed into OUT/bundles, a node in
  * OUT/node (in process, tick thread at 30 Hz, admin server on an ephemeral
- * loopback port), arena v1 published and activated, bots playing through
+ * loopback port, a mesh on a free loopback port), arena v1 published and
+ * activated, a second node OUT/node2 installing arena v1 from node1's
+ * packages through the mesh (mesh.c), bots playing through
  * gosr_node_submit, a hot swap of arena.economy 1.0.0 -> 1.1.0 (migrate),
  * an operator rollback to the previous known-good version, then the report
  * (report.c). Steps that cannot run are recorded as such, never faked.
@@ -32,6 +34,10 @@
 /* Modules of arena v1 in publish (dependency) order, and the swap. */
 static const char *const V1_DIRS[] = {"world", "npc", "economy", "quests",
                                       "dialogue"};
+static const char *const V1_IDS[] = {"arena.world", "arena.npc",
+                                     "arena.economy", "arena.quests",
+                                     "arena.dialogue"};
+#define NV1 (sizeof V1_DIRS / sizeof *V1_DIRS)
 #define SWAP_DIR "economy-v2"
 #define SWAP_ID "arena.economy"
 
@@ -97,22 +103,23 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
     return remove(path);
 }
 
-/* Removes OUT/node from an earlier run (only a directory that holds a
- * node's registry.db, so --out never deletes anything else). */
-static int fresh_node_dir(demo_run *d, gosr_error *err)
+/* Removes a node directory (OUT/node, OUT/node2) from an earlier run
+ * (only a directory that holds a node's registry.db, so --out never
+ * deletes anything else). */
+static int fresh_node_dir(const char *dir, gosr_error *err)
 {
     struct stat st;
-    char *reg = gosr_asprintf("%s/%s", d->node_dir, GOSR_NODE_REGISTRY_FILE);
+    char *reg = gosr_asprintf("%s/%s", dir, GOSR_NODE_REGISTRY_FILE);
     bool ours = reg && stat(reg, &st) == 0;
     gosr_free(reg);
-    if (stat(d->node_dir, &st) == 0) {
+    if (stat(dir, &st) == 0) {
         if (!ours)
             return gosr_error_set(err, GOSR_EEXIST, "demo_out_not_ours",
                                   "%s exists and is not a node directory",
-                                  d->node_dir);
-        if (nftw(d->node_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+                                  dir);
+        if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
             return gosr_error_set(err, GOSR_EIO, "demo_out_remove",
-                                  "cannot remove %s: %s", d->node_dir,
+                                  "cannot remove %s: %s", dir,
                                   strerror(errno));
     }
     return GOSR_OK;
@@ -177,6 +184,38 @@ static int pack(demo_run *d, const char *sub, char **out, gosr_error *err)
     return GOSR_OK;
 }
 
+/* Opens node1 with a mesh on a free port; when no port can be found or
+ * the mesh cannot start (after 3 tries), opens it without and records
+ * why in d->mesh_why (the mesh steps then fail with that reason). */
+static int open_node1(demo_run *d, gosr_node_config *nc, gosr_error *err)
+{
+    gosr_mesh_config mc;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        uint16_t ports[2];
+        gosr_error e = {0};
+        if (demo__mesh_ports(ports, &e) != GOSR_OK) {
+            snprintf(d->mesh_why, sizeof d->mesh_why, "%.64s: %.380s", e.reason,
+                     e.detail);
+            break;
+        }
+        snprintf(d->mesh1, sizeof d->mesh1, "127.0.0.1:%u", ports[0]);
+        snprintf(d->mesh2, sizeof d->mesh2, "127.0.0.1:%u", ports[1]);
+        demo__mesh_config(d, 1, &mc);
+        nc->mesh = &mc;
+        int rc = gosr_node_open(nc, &d->node, &e);
+        nc->mesh = NULL;
+        if (rc == GOSR_OK) {
+            d->mesh_why[0] = 0;
+            return GOSR_OK;
+        }
+        snprintf(d->mesh_why, sizeof d->mesh_why, "mesh on %s: %.64s: %.380s",
+                 d->mesh1, e.reason, e.detail);
+        demo__progress(d, "node with mesh: %s", d->mesh_why);
+    }
+    d->mesh1[0] = d->mesh2[0] = 0;
+    return gosr_node_open(nc, &d->node, err);
+}
+
 static int open_node(demo_run *d, gosr_error *err)
 {
     gosr_node_config nc = {
@@ -186,7 +225,7 @@ static int open_node(demo_run *d, gosr_error *err)
         .kv_capacity = 4096 + 6 * d->cfg.bots, .seed = d->cfg.seed,
         .hash_ticks = true};
     gosr_patch_config pc = {.trust_pk = d->root.pk, .stage_ticks = 15};
-    int rc = gosr_node_open(&nc, &d->node, err);
+    int rc = open_node1(d, &nc, err);
     if (rc == GOSR_OK) /* before start: the pipeline adds admin routes */
         rc = gosr_patch_open(d->node, &pc, &d->pm, err);
     if (rc == GOSR_OK)
@@ -202,7 +241,7 @@ static int open_node(demo_run *d, gosr_error *err)
 /* Packs and publishes (activating) every v1 module. */
 static int publish_v1(demo_run *d, gosr_error *err)
 {
-    for (size_t i = 0; i < sizeof V1_DIRS / sizeof *V1_DIRS; i++) {
+    for (size_t i = 0; i < NV1; i++) {
         char *b = NULL;
         json_t *info = NULL;
         int rc = pack(d, V1_DIRS[i], &b, err);
@@ -211,9 +250,13 @@ static int publish_v1(demo_run *d, gosr_error *err)
         gosr_free(b);
         if (rc != GOSR_OK)
             return rc;
-        demo__progress(d, "published and activated %s@%s",
+        demo__progress(d, "published and activated %s@%s (package %.12s%s)",
                        json_string_value(json_object_get(info, "id")),
-                       json_string_value(json_object_get(info, "version")));
+                       json_string_value(json_object_get(info, "version")),
+                       json_string_value(json_object_get(info, "package")),
+                       json_is_true(json_object_get(info, "pledged"))
+                           ? ", pledged on the mesh" : "");
+        json_array_append(d->packages, json_object_get(info, "package"));
         json_decref(info);
     }
     return GOSR_OK;
@@ -238,7 +281,8 @@ static int setup(demo_run *d, gosr_error *err)
     int rc;
     char *bdir = gosr_asprintf("%s/bundles", d->cfg.out_dir);
     d->node_dir = gosr_asprintf("%s/node", d->cfg.out_dir);
-    if (!bdir || !d->node_dir) {
+    d->node2_dir = gosr_asprintf("%s/node2", d->cfg.out_dir);
+    if (!bdir || !d->node_dir || !d->node2_dir) {
         gosr_free(bdir);
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "paths");
     }
@@ -247,7 +291,8 @@ static int setup(demo_run *d, gosr_error *err)
     if (rc != GOSR_OK)
         return gosr_error_set(err, rc, "demo_out", "cannot create %s",
                               d->cfg.out_dir);
-    if ((rc = fresh_node_dir(d, err)) != GOSR_OK ||
+    if ((rc = fresh_node_dir(d->node_dir, err)) != GOSR_OK ||
+        (rc = fresh_node_dir(d->node2_dir, err)) != GOSR_OK ||
         (rc = make_keys(d, err)) != GOSR_OK)
         return rc;
     demo__step(d, "keys", true, "trust root and developer certificate in %s/keys",
@@ -255,19 +300,22 @@ static int setup(demo_run *d, gosr_error *err)
     if ((rc = open_node(d, err)) != GOSR_OK)
         return rc;
     demo__step(d, "node", true,
-               "node + patch pipeline in %s, admin on 127.0.0.1:%u, 30 Hz",
-               d->node_dir, gosr_node_admin_port(d->node));
+               "node + patch pipeline in %s, admin on 127.0.0.1:%u, 30 Hz, "
+               "mesh %s", d->node_dir, gosr_node_admin_port(d->node),
+               d->mesh1[0] ? d->mesh1 : "off");
     if ((rc = publish_v1(d, err)) != GOSR_OK)
         return rc;
     demo__step(d, "publish_v1", true,
                "5 modules packed, signed, verified and activated from %s",
                d->game_dir);
+    demo__mesh_install(d, V1_IDS, NV1);
     return GOSR_OK;
 }
 
 static void run_free(demo_run *d)
 {
     gosr_arena_close(d->view);
+    gosr_node_close(d->node2); /* first: node1's mesh sees it leave */
     gosr_patch_close(d->pm);
     gosr_node_close(d->node);
     gosr_demo_bots_destroy(d->bots);
@@ -280,7 +328,9 @@ static void run_free(demo_run *d)
     json_decref(d->kpis);
     json_decref(d->modules);
     json_decref(d->ledger);
+    json_decref(d->packages);
     gosr_free(d->node_dir);
+    gosr_free(d->node2_dir);
 }
 
 /* Ownership: *report (if asked) owned by the caller. */
@@ -298,16 +348,21 @@ int gosr_demo_run(const gosr_demo_config *cfg, json_t **report,
     d.kpis = json_object();
     d.modules = json_object();
     d.ledger = json_array();
+    d.packages = json_array();
     int rc = gosr_crypto_init();
     if (rc == GOSR_OK)
         rc = setup(&d, err);
     if (rc == GOSR_OK)
         rc = demo__play(&d, err);
+    if (rc == GOSR_OK)
+        demo__mesh_replicas(&d);
     if (rc == GOSR_OK) {
         gosr_error e2 = {0};
         if (demo__script_times(&d, &e2) != GOSR_OK)
             demo__progress(&d, "script times: %s: %s", e2.reason, e2.detail);
     }
+    if (d.node2)
+        gosr_node_stop(d.node2);
     if (d.node)
         gosr_node_stop(d.node);
     if (rc == GOSR_OK)

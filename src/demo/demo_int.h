@@ -20,6 +20,12 @@ typedef struct demo_run {
     gosr_keypair dev;       /* signer */
     gosr_cert cert;         /* signer's certificate */
     gosr_node *node;        /* the node (owned) */
+    char *node2_dir;        /* OUT/node2 (owned) */
+    gosr_node *node2;       /* the second node, mesh only (owned) */
+    char mesh1[32];         /* node1's mesh address "127.0.0.1:PORT" */
+    char mesh2[32];         /* node2's mesh address */
+    char mesh_why[512];     /* why node1 has no mesh ("" = it has one) */
+    json_t *packages;       /* v1 package roots (hex), publish order */
     gosr_patch_mgr *pm;     /* the node's patch pipeline (owned) */
     gosr_arena *view;       /* read-only view of OUT/node/world.arena */
     gosr_demo_bots *bots;   /* players (owned) */
@@ -62,6 +68,16 @@ void demo__killswitch(demo_run *d);
 int demo__play_for(demo_run *d, uint64_t ms, gosr_error *err);
 /* play.c: a marker on the tick plot at the current tick. */
 void demo__mark(demo_run *d, const char *kind, const char *label);
+
+/* mesh.c: two ports on 127.0.0.1 each free for TCP and UDP. */
+int demo__mesh_ports(uint16_t out[2], gosr_error *err);
+/* mesh.c: the mesh config of node `which` (1 or 2); strings borrowed
+ * from d. */
+void demo__mesh_config(const demo_run *d, int which, gosr_mesh_config *mc);
+/* mesh.c: the mesh_install step (opens and starts d->node2, installs the
+ * nids v1 modules `ids` from the mesh) and the mesh_replicas step. */
+void demo__mesh_install(demo_run *d, const char *const *ids, size_t nids);
+void demo__mesh_replicas(demo_run *d);
 
 /* report.c: script time per module from the node's /metrics endpoint. */
 int demo__script_times(demo_run *d, gosr_error *err);

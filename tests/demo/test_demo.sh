@@ -6,9 +6,12 @@
 # version (1.0.0), the AI core's patch went through the pipeline (canary,
 # staged rollout) to active at 100 %, its rollback restored the previous
 # known-good, the kill switch refused a new patch and was turned on again,
-# the ledger verifies and records all of it. Bad arguments are usage
-# errors; --out never deletes a directory
-# that is not a demo node. Env: GOSR. Design under test: docs/demo.md.
+# the ledger verifies and records all of it. A second node (OUT/node2)
+# installed and activated the five arena v1 modules from node1's packages
+# through the mesh (its active versions equal node1's, both nodes hold the
+# packages). Bad arguments are usage errors; --out never deletes a
+# directory that is not a demo node (OUT/node or OUT/node2).
+# Env: GOSR. Design under test: docs/demo.md.
 set -u
 GOSR=${GOSR:?set GOSR to the gosr binary}
 T=$(mktemp -d)
@@ -71,7 +74,17 @@ for a in ("patch.draft", "patch.validated", "patch.canary", "patch.approved",
 need(acts.count("patch.active") >= 4, "rollout stages in the ledger")
 need(all(k in r["kpis"] for k in ("before_patch", "after_patch")), "kpis around the patch")
 need("patch" in kinds, "patch marker")
+# the mesh: node2 installed arena v1 from node1's packages, both hold them
+need(steps["mesh_install"] == "ok", "mesh_install step ok")
+need(steps["mesh_replicas"] == "ok", "mesh_replicas step ok")
+names = [s["name"] for s in r["steps"]]
+need(names.index("mesh_install") == names.index("publish_v1") + 1, "mesh_install right after publish_v1")
+need(f["mesh_installed_modules"] == 5 and f["mesh_node2_same_active"] is True, "node2 runs arena v1")
+need(f["mesh_node2_held"] == 5 and f["mesh_replicas"] == 2, "both nodes hold the packages")
+need(f["mesh_package_bytes"] > 0 and f["mesh_bytes_received"] > 0, "bytes moved over the mesh")
 PY
+[ -f "$T/out/node2/registry.db" ] || bad "no OUT/node2"
+[ ! -e "$T/out/node2/mesh.json" ] || bad "node2's mesh not stopped cleanly (mesh.json left)"
 
 # usage errors and a directory that is not ours
 "$GOSR" demo --duration soon >/dev/null 2>&1
@@ -83,6 +96,11 @@ mkdir -p "$T/mine/node" && echo keep >"$T/mine/node/precious"
 [ $? -eq 1 ] || bad "foreign node dir should fail"
 grep -q demo_out_not_ours "$T/j" || bad "reason demo_out_not_ours"
 [ -f "$T/mine/node/precious" ] || bad "foreign file deleted"
+mkdir -p "$T/mine2/node2" && echo keep >"$T/mine2/node2/precious"
+"$GOSR" demo --duration 1s --out "$T/mine2" --json >"$T/j2" 2>/dev/null
+[ $? -eq 1 ] || bad "foreign node2 dir should fail"
+grep -q demo_out_not_ours "$T/j2" || bad "node2: reason demo_out_not_ours"
+[ -f "$T/mine2/node2/precious" ] || bad "foreign file in node2 deleted"
 
 [ "$fails" -eq 0 ] && echo "test_demo: all checks passed"
 exit $((fails > 0))
