@@ -127,6 +127,23 @@ static int fresh_node_dir(const char *dir, gosr_error *err)
 
 /* Trust root, developer key and its certificate (game, mod, patch kinds),
  * saved under OUT/keys for the tour in the README. */
+/* Loads the keypair in `dir` left by an earlier run, or makes and saves a
+ * new one: a second `gosr demo` into the same OUT reuses its keys. */
+static int load_or_make_key(const char *dir, gosr_keypair *kp, gosr_error *err)
+{
+    char *sec = gosr_asprintf("%s/key.sec", dir);
+    bool have = sec && access(sec, F_OK) == 0;
+    gosr_free(sec);
+    if (have)
+        return gosr_keypair_load(dir, kp, err);
+    int rc = gosr_keypair_generate(kp);
+    if (rc != GOSR_OK)
+        return gosr_error_set(err, rc, "demo_keys", "key generation failed");
+    if ((rc = gosr_mkdir_p(dir, 0700)) != GOSR_OK)
+        return gosr_error_set(err, rc, "demo_keys", "cannot create %s", dir);
+    return gosr_keypair_save(kp, dir, err);
+}
+
 static int make_keys(demo_run *d, gosr_error *err)
 {
     int64_t now = (int64_t)(gosr_time_wall_ns() / 1000000000u);
@@ -135,22 +152,12 @@ static int make_keys(demo_run *d, gosr_error *err)
     int rc = GOSR_ENOMEM;
     if (!rdir || !ddir)
         goto free_paths;
-    if ((rc = gosr_keypair_generate(&d->root)) != GOSR_OK ||
-        (rc = gosr_keypair_generate(&d->dev)) != GOSR_OK) {
-        gosr_error_set(err, rc, "demo_keys", "key generation failed");
+    if ((rc = load_or_make_key(rdir, &d->root, err)) != GOSR_OK ||
+        (rc = load_or_make_key(ddir, &d->dev, err)) != GOSR_OK)
         goto free_paths;
-    }
     if ((rc = gosr_cert_issue(&d->root, d->dev.pk, "arena-dev",
                               GOSR_CERT_KIND_ALL, now - 3600,
                               now + 86400 * 30, &d->cert, err)) != GOSR_OK)
-        goto free_paths;
-    if ((rc = gosr_mkdir_p(rdir, 0700)) != GOSR_OK ||
-        (rc = gosr_mkdir_p(ddir, 0700)) != GOSR_OK) {
-        gosr_error_set(err, rc, "demo_keys", "cannot create %s", rdir);
-        goto free_paths;
-    }
-    if ((rc = gosr_keypair_save(&d->root, rdir, err)) != GOSR_OK ||
-        (rc = gosr_keypair_save(&d->dev, ddir, err)) != GOSR_OK)
         goto free_paths;
     gosr_buf cb = {0};
     if ((rc = gosr_cert_encode(&d->cert, &cb)) == GOSR_OK) {

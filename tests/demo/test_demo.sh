@@ -86,6 +86,12 @@ PY
 [ -f "$T/out/node2/registry.db" ] || bad "no OUT/node2"
 [ ! -e "$T/out/node2/mesh.json" ] || bad "node2's mesh not stopped cleanly (mesh.json left)"
 
+# a second run into the same OUT replaces the nodes and reuses the keys
+ROOTPK=$(cat "$T/out/keys/root/key.pub")
+"$GOSR" demo --duration 1s --out "$T/out" --json >"$T/again" 2>/dev/null
+[ $? -eq 0 ] || { bad "second run into the same --out failed"; cat "$T/again" >&2; }
+[ "$(cat "$T/out/keys/root/key.pub")" = "$ROOTPK" ] || bad "second run replaced the keys"
+
 # usage errors and a directory that is not ours
 "$GOSR" demo --duration soon >/dev/null 2>&1
 [ $? -eq 2 ] || bad "--duration soon should be a usage error"
