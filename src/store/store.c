@@ -289,6 +289,7 @@ int gosr_store_open(const char *dir, const gosr_store_config *cfg,
     gosr_store *st = gosr_calloc(1, sizeof *st);
     if (!st)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "open");
+    st->lock_fd = st->w_fd = -1; /* close skips them on failure */
     if (init_mutex(st) != GOSR_OK) {
         gosr_free(st);
         return gosr_error_set(err, GOSR_EINTERNAL, "store_mutex",
@@ -298,7 +299,6 @@ int gosr_store_open(const char *dir, const gosr_store_config *cfg,
         gosr_store_close(st);
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "open");
     }
-    st->lock_fd = st->w_fd = -1;
     int rc = apply_config(st, cfg, err);
     /* The AEAD and the random convergence secret need libsodium. */
     if (rc == GOSR_OK && gosr_crypto_init() != GOSR_OK)

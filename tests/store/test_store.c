@@ -690,6 +690,34 @@ GOSR_TEST(out_of_memory_is_an_error)
     free(a);
 }
 
+/* Open failing at each of its allocations in turn is ENOMEM and closes no
+ * descriptor it does not own (fd 0 is kept open to catch a close of a
+ * zeroed field). */
+GOSR_TEST(open_out_of_memory_closes_nothing_else)
+{
+    char *dir = path_in("oom-open");
+    gosr_store_config cfg = {.cdc = SMALL};
+    gosr_error err;
+    int failures = 0;
+    if (fcntl(0, F_GETFD) < 0)
+        CHECK_INT(open("/dev/null", O_RDONLY), ==, 0);
+    for (long n = 1; n < 200; n++) {
+        gosr_store *st = NULL;
+        gosr_alloc_fail_after(n);
+        int rc = gosr_store_open(dir, &cfg, &st, &err);
+        gosr_alloc_fail_after(0);
+        CHECK(fcntl(0, F_GETFD) >= 0);
+        gosr_store_close(st);
+        if (rc == GOSR_OK)
+            break;
+        failures++;
+        CHECK_STATUS(rc, GOSR_ENOMEM);
+        CHECK(st == NULL);
+    }
+    CHECK_INT(failures, >, 0);
+    gosr_free(dir);
+}
+
 /* A manifest whose bytes were first stored as a plain chunk is upgraded
  * to its manifest kind, so gets and GC treat it as a file node. */
 GOSR_TEST(manifest_first_stored_as_chunk)
