@@ -393,10 +393,15 @@ void mesh__on_missing(mesh_link *l, const mesh_msg *m)
 
 /* Best link to fetch an item of root from: holds root, not banned, room
  * in its window, not the peer that failed this item when others exist. */
+/* The link to ask for `it`: a holder that is up, not banned, not
+ * distrusted for the root and not full; among them the least loaded one
+ * that never sent a bad chunk, and only when there is none, a suspect (a
+ * peer with bad chunks, or the one that sent this item bad data): a
+ * corrupting peer is avoided from its first bad chunk on. */
 static mesh_link *pick(gosr_mesh_node *n, const gosr_hash *root,
                        const mesh_item *it)
 {
-    mesh_link *best = NULL, *avoided = NULL;
+    mesh_link *best = NULL, *suspect = NULL;
     for (mesh_link *l = n->links; l; l = l->next) {
         if (l->state != LINK_UP || l->is_client || !mesh__link_has(l, root) ||
             l->inflight >= INFLIGHT_MAX)
@@ -409,14 +414,15 @@ static mesh_link *pick(gosr_mesh_node *n, const gosr_hash *root,
         mesh_rep *r = mesh__rep(n, &l->peer_id);
         if (failed || (r && r->banned))
             continue;
-        if (it->has_avoid && gosr_hash_equal(&it->avoid, &l->peer_id)) {
-            avoided = l;
-            continue;
-        }
-        if (!best || l->inflight < best->inflight)
-            best = l;
+        mesh_link **slot = (r && r->bad_chunks > 0) ||
+                                   (it->has_avoid &&
+                                    gosr_hash_equal(&it->avoid, &l->peer_id))
+                               ? &suspect
+                               : &best;
+        if (!*slot || l->inflight < (*slot)->inflight)
+            *slot = l;
     }
-    return best ? best : avoided;
+    return best ? best : suspect;
 }
 
 static bool has_provider(gosr_mesh_node *n, const gosr_hash *root)
