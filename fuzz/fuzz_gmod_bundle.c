@@ -18,22 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* In-memory byte source. */
-typedef struct mem_src {
-    const uint8_t *p; /* bytes */
-    size_t n;         /* length */
-    size_t off;       /* read position */
-} mem_src;
-
-static ssize_t mem_read(void *ud, void *buf, size_t n)
-{
-    mem_src *m = ud;
-    size_t k = m->n - m->off < n ? m->n - m->off : n;
-    memcpy(buf, m->p + m->off, k);
-    m->off += k;
-    return (ssize_t)k;
-}
-
 static gosr_keypair g_root, g_dev;
 
 static void init_keys(void)
@@ -51,12 +35,11 @@ static void init_keys(void)
 
 static void verify(const uint8_t *p, size_t n)
 {
-    mem_src src = {p, n, 0};
     gosr_gmod_verify_opts o = {
         .trust_pk = g_root.pk, .now = GMOD__FUZZ_NOW, .max_bundle = 1u << 24};
     gosr_gmod_reader *r = NULL;
     gosr_error err;
-    int rc = gosr_gmod_reader_open(mem_read, &src, &o, &r, &err);
+    int rc = gosr_gmod_reader_open_mem(p, n, &o, &r, &err);
     bool done = false;
     while (rc == GOSR_OK && !done) {
         uint32_t i;

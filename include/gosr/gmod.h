@@ -213,6 +213,11 @@ GOSR_API int gosr_gmod_reader_open(gosr_gmod_read_fn read, void *ud,
 /* As open, reading from a file descriptor (borrowed, not closed). */
 GOSR_API int gosr_gmod_reader_open_fd(int fd, const gosr_gmod_verify_opts *o,
                                       gosr_gmod_reader **out, gosr_error *err);
+/* As open, reading n bytes at p (borrowed until destroy). */
+GOSR_API int gosr_gmod_reader_open_mem(const uint8_t *p, size_t n,
+                                       const gosr_gmod_verify_opts *o,
+                                       gosr_gmod_reader **out,
+                                       gosr_error *err);
 GOSR_API void gosr_gmod_reader_destroy(gosr_gmod_reader *r);
 
 /* Reads, decodes and hash-checks the next chunk record. Sets *done at the
@@ -247,7 +252,8 @@ GOSR_API int gosr_gmod_head_read(const char *path, gosr_buf *out,
 /* Verifies a head alone (n bytes, exactly the head) with the checks of
  * gosr_gmod_reader_open: signature, chain, revocation, kind, expiry,
  * manifest structure and tree root. The reader gives the manifest, files
- * and root; reading chunk records from it fails (bundle_truncated).
+ * and root; reading chunk records from it fails (bundle_truncated): the
+ * records are not there.
  * Reasons as for open, plus head_trailing. */
 GOSR_API int gosr_gmod_head_open(const uint8_t *p, size_t n,
                                  const gosr_gmod_verify_opts *o,

@@ -30,6 +30,8 @@ struct gosr_gmod_reader {
     gosr_buf stored;         /* current record's stored bytes */
     gosr_buf plain;          /* current record's plaintext */
     int fd;                  /* source fd for open_fd (borrowed), else -1 */
+    const uint8_t *mem;      /* source bytes for open_mem (borrowed) */
+    size_t mem_n, mem_at;    /* their length and read position */
 };
 
 /* ---- reading --------------------------------------------------------------
@@ -384,46 +386,42 @@ static int open_path(const char *path, gosr_error *err)
 /* ---- the signed head alone ------------------------------------------------
  */
 
-/* A byte source over memory, for gosr_gmod_head_open. */
-typedef struct mem_src {
-    const uint8_t *p; /* bytes (borrowed) */
-    size_t n, at;     /* length and read position */
-} mem_src;
-
 static ssize_t mem_read(void *ud, void *buf, size_t n)
 {
-    mem_src *m = ud;
-    size_t k = m->n - m->at < n ? m->n - m->at : n;
-    memcpy(buf, m->p + m->at, k);
-    m->at += k;
+    gosr_gmod_reader *r = ud;
+    size_t k = r->mem_n - r->mem_at < n ? r->mem_n - r->mem_at : n;
+    memcpy(buf, r->mem + r->mem_at, k);
+    r->mem_at += k;
     return (ssize_t)k;
 }
 
-static ssize_t end_read(void *ud, void *buf, size_t n)
+int gosr_gmod_reader_open_mem(const uint8_t *p, size_t n,
+                              const gosr_gmod_verify_opts *o,
+                              gosr_gmod_reader **out, gosr_error *err)
 {
-    (void)ud, (void)buf, (void)n;
-    return 0;
+    *out = NULL;
+    gosr_gmod_reader *r = reader_new(mem_read, NULL, o, err);
+    if (!r)
+        return err ? err->status : GOSR_EINVAL;
+    r->ud = r;
+    r->mem = p;
+    r->mem_n = n;
+    return reader_start(r, out, err);
 }
 
 int gosr_gmod_head_open(const uint8_t *p, size_t n,
                         const gosr_gmod_verify_opts *o, gosr_gmod_reader **out,
                         gosr_error *err)
 {
-    *out = NULL;
-    mem_src m = {.p = p, .n = n};
-    gosr_gmod_reader *r = NULL;
-    int rc = gosr_gmod_reader_open(mem_read, &m, o, &r, err);
-    if (rc != GOSR_OK)
-        return rc;
-    r->read = end_read; /* the records are not here: next() is truncated */
-    r->ud = NULL;
-    if (m.at != n) {
-        gosr_gmod_reader_destroy(r);
+    int rc = gosr_gmod_reader_open_mem(p, n, o, out, err);
+    if (rc == GOSR_OK && (*out)->mem_at != n) {
+        size_t extra = n - (*out)->mem_at;
+        gosr_gmod_reader_destroy(*out);
+        *out = NULL;
         return gosr_error_set(err, GOSR_EFORMAT, "head_trailing",
-                              "%zu bytes follow the signed head", n - m.at);
+                              "%zu bytes follow the signed head", extra);
     }
-    *out = r;
-    return GOSR_OK;
+    return rc;
 }
 
 int gosr_gmod_head_read(const char *path, gosr_buf *out, gosr_error *err)

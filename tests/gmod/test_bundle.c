@@ -111,7 +111,7 @@ static gosr_gmod_verify_opts trust(const fixture *f)
     return (gosr_gmod_verify_opts){.trust_pk = f->root.pk, .now = NOW};
 }
 
-/* In-memory byte source for the streaming reader. */
+/* In-memory byte source for the streaming reader's callback interface. */
 typedef struct mem_src {
     const uint8_t *p; /* bytes */
     size_t n;         /* length */
@@ -131,10 +131,9 @@ static ssize_t mem_read(void *ud, void *buf, size_t n)
 static int verify_mem(const uint8_t *p, size_t n,
                       const gosr_gmod_verify_opts *o, gosr_error *e)
 {
-    mem_src src = {p, n, 0};
     gosr_gmod_reader *r = NULL;
     gosr_error_clear(e);
-    int rc = gosr_gmod_reader_open(mem_read, &src, o, &r, e);
+    int rc = gosr_gmod_reader_open_mem(p, n, o, &r, e);
     bool done = false;
     while (rc == GOSR_OK && !done) {
         uint32_t i;
@@ -229,6 +228,51 @@ GOSR_TEST(pack_verify_unpack_round_trip)
     CHECK_STATUS(gosr_gmod_unpack(bundle, out, &o, &e), GOSR_EEXIST);
     gosr_free(sh);
     gosr_free(out);
+    gosr_free(bundle);
+}
+
+/* The signed head alone (a mesh package carries it): verifies, gives the
+ * bundle's root and files, refuses trailing or missing bytes and a flipped
+ * signature bit, and has no chunk records to hand out. */
+GOSR_TEST(signed_head_verifies_alone)
+{
+    fixture f;
+    keys(&f);
+    char *bundle = pack_tree(&f, make_tree("src"), "h.gmod");
+    gosr_gmod_verify_opts o = trust(&f);
+    gosr_error e;
+    gosr_buf head = {0};
+    gosr_gmod_reader *whole = NULL, *r = NULL;
+    size_t n = 0;
+    uint8_t *all = slurp(bundle, &n);
+    CHECK_OK(gosr_gmod_head_read(bundle, &head, &e));
+    CHECK(head.len > 64 && head.len < n);
+    CHECK_MEM(head.data, all, head.len);
+    CHECK_OK(gosr_gmod_reader_open_mem(all, n, &o, &whole, &e));
+    CHECK_OK(gosr_gmod_head_open(head.data, head.len, &o, &r, &e));
+    CHECK(gosr_hash_equal(gosr_gmod_reader_root(r), gosr_gmod_reader_root(whole)));
+    CHECK_EQ(gosr_gmod_reader_nfiles(r), gosr_gmod_reader_nfiles(whole));
+    bool done = false;
+    uint32_t i;
+    const uint8_t *d;
+    size_t len;
+    CHECK_STATUS(gosr_gmod_reader_next(r, &done, &i, &d, &len, &e),
+                 GOSR_EFORMAT);
+    CHECK_STR(e.reason, "bundle_truncated");
+    gosr_gmod_reader_destroy(r);
+    /* one byte too many, one too few, a flipped bit in the signature */
+    CHECK_STATUS(gosr_gmod_head_open(all, head.len + 1, &o, &r, &e),
+                 GOSR_EFORMAT);
+    CHECK_STR(e.reason, "head_trailing");
+    CHECK_STATUS(gosr_gmod_head_open(all, head.len - 1, &o, &r, &e),
+                 GOSR_EFORMAT);
+    CHECK_STR(e.reason, "bundle_truncated");
+    head.data[head.len - 1] ^= 1;
+    CHECK(gosr_gmod_head_open(head.data, head.len, &o, &r, &e) != GOSR_OK);
+    CHECK(r == NULL);
+    gosr_gmod_reader_destroy(whole);
+    gosr_buf_free(&head);
+    gosr_free(all);
     gosr_free(bundle);
 }
 
