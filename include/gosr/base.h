@@ -228,6 +228,21 @@ GOSR_API int gosr_io_read_exact(int fd, void *p, size_t n);
  * frees with gosr_free). GOSR_ETOOBIG when larger than max. */
 GOSR_API int gosr_file_read_all(const char *path, size_t max, uint8_t **out,
                                 size_t *len);
+/* The reason codes a secret file's reader reports (each caller keeps its
+ * own vocabulary: admin token, signing key ...). */
+typedef struct gosr_secret_reasons {
+    const char *unreadable; /* open, stat or read failed */
+    const char *not_file;   /* not a regular file (GOSR_EFORMAT) */
+    const char *mode;       /* group or others have access (GOSR_EDENIED) */
+    const char *too_big;    /* more than cap-1 bytes (GOSR_EFORMAT) */
+} gosr_secret_reasons;
+/* Reads a small secret file into buf (at most cap-1 bytes, NUL-terminated;
+ * the caller wipes it) after checking, on the open descriptor (no window
+ * between check and read), that it is a regular file that group and
+ * others cannot access. no_follow refuses a symlink at `path` itself. */
+GOSR_API int gosr_secret_read(const char *path, bool no_follow,
+                              const gosr_secret_reasons *why, char *buf,
+                              size_t cap, size_t *len, gosr_error *err);
 /* Replaces `path` atomically: writes a temporary file beside it, fsyncs it,
  * renames it over `path` and fsyncs the directory. Readers see the old or
  * the new content, never a mix. */

@@ -68,76 +68,24 @@ int gosr_admin_token_create(const char *dir, char out[65], gosr_error *err)
     return rc;
 }
 
-/* Reads up to TOKEN_FILE_MAX bytes of fd into a new NUL-terminated buffer. */
-static int read_small(int fd, const char *path, uint8_t **data, size_t *len,
-                      gosr_error *err)
-{
-    uint8_t *buf = gosr_malloc(TOKEN_FILE_MAX + 2);
-    if (!buf)
-        return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "secret");
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = gosr_io()->read(fd, buf + n, TOKEN_FILE_MAX + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            gosr_free(buf);
-            return gosr_error_set(err, gosr_status_from_errno(errno),
-                                  "secret_unreadable", "cannot read %s: %s",
-                                  path, strerror(errno));
-        }
-        n += (size_t)r;
-        if (r == 0 || n > TOKEN_FILE_MAX)
-            break;
-    }
-    if (n > TOKEN_FILE_MAX) {
-        gosr_free(buf);
-        return gosr_error_set(err, GOSR_EFORMAT, "token_malformed",
-                              "%s is too large to be a secret file", path);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return GOSR_OK;
-}
-
-/* Reads a small secret file, refusing one that group or others can use.
- * The mode is checked on the open descriptor (no race with a rename). */
-static int read_secret_file(const char *path, uint8_t **data, size_t *len,
-                            gosr_error *err)
-{
-    int fd = gosr_io()->open(path, O_RDONLY | O_NOFOLLOW, 0);
-    if (fd < 0)
-        return gosr_error_set(err, gosr_status_from_errno(errno),
-                              "secret_unreadable", "cannot open %s: %s", path,
-                              strerror(errno));
-    struct stat st;
-    int rc = GOSR_OK;
-    if (fstat(fd, &st) != 0)
-        rc = gosr_error_set(err, gosr_status_from_errno(errno),
-                            "secret_unreadable", "cannot stat %s: %s", path,
-                            strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        rc = gosr_error_set(err, GOSR_EFORMAT, "secret_not_file",
-                            "%s is not a regular file", path);
-    else if (st.st_mode & 077)
-        rc = gosr_error_set(err, GOSR_EDENIED, "token_file_mode",
-                            "%s has mode %03o; group and others must have "
-                            "no access (chmod 600)",
-                            path, (unsigned)(st.st_mode & 0777));
-    if (rc == GOSR_OK)
-        rc = read_small(fd, path, data, len, err);
-    gosr_io()->close(fd);
-    return rc;
-}
+/* The reasons a token file's problems are reported with (docs/admin.md). */
+static const gosr_secret_reasons TOKEN_REASONS = {
+    .unreadable = "secret_unreadable",
+    .not_file = "secret_not_file",
+    .mode = "token_file_mode",
+    .too_big = "token_malformed",
+};
 
 int gosr_admin_token_load(const char *path, char out[65], gosr_error *err)
 {
-    uint8_t *data = NULL;
+    char data[TOKEN_FILE_MAX + 1];
     size_t len = 0;
-    int rc = read_secret_file(path, &data, &len, err);
-    if (rc != GOSR_OK)
+    int rc = gosr_secret_read(path, true, &TOKEN_REASONS, data, sizeof data,
+                              &len, err);
+    if (rc != GOSR_OK) {
+        sodium_memzero(data, sizeof data);
         return rc;
+    }
     if (len == GOSR_ADMIN_TOKEN_HEX + 1 && data[len - 1] == '\n')
         len--;
     uint8_t raw[32];
@@ -154,8 +102,7 @@ int gosr_admin_token_load(const char *path, char out[65], gosr_error *err)
         rc = gosr_error_set(err, GOSR_EFORMAT, "token_malformed",
                             "%s does not hold 64 hex digits", path);
     }
-    sodium_memzero(data, len);
-    gosr_free(data);
+    sodium_memzero(data, sizeof data);
     return rc;
 }
 
@@ -314,11 +261,14 @@ int gosr_admin_totp_secret_create(const char *path, char out[33],
 int admin__totp_secret_load(const char *path, uint8_t *key, size_t cap,
                             size_t *keylen, gosr_error *err)
 {
-    uint8_t *data = NULL;
+    char data[TOKEN_FILE_MAX + 1];
     size_t len = 0;
-    int rc = read_secret_file(path, &data, &len, err);
-    if (rc != GOSR_OK)
+    int rc = gosr_secret_read(path, true, &TOKEN_REASONS, data, sizeof data,
+                              &len, err);
+    if (rc != GOSR_OK) {
+        sodium_memzero(data, sizeof data);
         return rc;
+    }
     rc = gosr_admin_base32_decode((const char *)data, key, cap, keylen);
     if (rc == GOSR_OK && *keylen < 10)
         rc = GOSR_EFORMAT;
@@ -326,7 +276,6 @@ int admin__totp_secret_load(const char *path, uint8_t *key, size_t cap,
         rc = gosr_error_set(err, GOSR_EFORMAT, "totp_secret_malformed",
                             "%s does not hold a base32 secret of 10..64 bytes",
                             path);
-    sodium_memzero(data, len);
-    gosr_free(data);
+    sodium_memzero(data, sizeof data);
     return rc;
 }

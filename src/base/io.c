@@ -81,6 +81,66 @@ int gosr_io_read_exact(int fd, void *p, size_t n)
     return GOSR_OK;
 }
 
+/* Reads fd into buf up to cap-1 bytes; more is why->too_big. */
+static int read_capped(int fd, const char *path, const gosr_secret_reasons *why,
+                       char *buf, size_t cap, size_t *len, gosr_error *err)
+{
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = gosr_io()->read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return gosr_error_set(err, gosr_status_from_errno(errno),
+                                  why->unreadable, "cannot read %s: %s", path,
+                                  strerror(errno));
+        n += (size_t)r;
+        if (r == 0 || n == cap)
+            break;
+    }
+    if (n == cap) { /* cap-1 bytes plus at least one more */
+        buf[cap - 1] = '\0';
+        return gosr_error_set(err, GOSR_EFORMAT, why->too_big,
+                              "%s is too large to be a secret file", path);
+    }
+    buf[n] = '\0';
+    *len = n;
+    return GOSR_OK;
+}
+
+int gosr_secret_read(const char *path, bool no_follow,
+                     const gosr_secret_reasons *why, char *buf, size_t cap,
+                     size_t *len, gosr_error *err)
+{
+    *len = 0;
+    if (cap < 2)
+        return gosr_error_set(err, GOSR_EINVAL, "invalid_argument", "cap");
+    buf[0] = '\0';
+    int fd = gosr_io()->open(path, O_RDONLY | (no_follow ? O_NOFOLLOW : 0), 0);
+    if (fd < 0)
+        return gosr_error_set(err, gosr_status_from_errno(errno),
+                              why->unreadable, "cannot open %s: %s", path,
+                              strerror(errno));
+    struct stat st;
+    int rc = GOSR_OK;
+    if (fstat(fd, &st) != 0)
+        rc = gosr_error_set(err, gosr_status_from_errno(errno),
+                            why->unreadable, "cannot stat %s: %s", path,
+                            strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = gosr_error_set(err, GOSR_EFORMAT, why->not_file,
+                            "%s is not a regular file", path);
+    else if (st.st_mode & 077)
+        rc = gosr_error_set(err, GOSR_EDENIED, why->mode,
+                            "%s has mode %04o; a secret must not be "
+                            "accessible to group or others (chmod 600)",
+                            path, (unsigned)(st.st_mode & 07777));
+    if (rc == GOSR_OK)
+        rc = read_capped(fd, path, why, buf, cap, len, err);
+    gosr_io()->close(fd);
+    return rc;
+}
+
 int gosr_file_read_all(const char *path, size_t max, uint8_t **out,
                        size_t *len)
 {

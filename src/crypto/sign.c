@@ -187,45 +187,13 @@ out_error:
 
 /* ---- loading ------------------------------------------------------------- */
 
-/* Reads the secret key file through an fd whose mode is checked with fstat
- * (no window between the check and the read). text gets up to cap-1 bytes,
- * NUL-terminated; the caller wipes it. */
-static int read_secret_file(const char *path, char *text, size_t cap,
-                            size_t *len, gosr_error *err)
-{
-    const gosr_io_ops *io = gosr_io();
-    struct stat st;
-    int fd = io->open(path, O_RDONLY, 0);
-    if (fd < 0)
-        return gosr_error_set(err, gosr_status_from_errno(errno),
-                              "key_read_failed", "cannot open %s: %s", path,
-                              strerror(errno));
-    int rc = GOSR_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        rc = gosr_error_set(err, GOSR_EFORMAT, "key_file_format",
-                            "%s is not a regular file", path);
-    else if (st.st_mode & 0077)
-        rc = gosr_error_set(err, GOSR_EDENIED, "key_file_permissions",
-                            "%s has mode %04o; a secret key must not be "
-                            "accessible to group or others (chmod 600)",
-                            path, (unsigned)(st.st_mode & 07777));
-    size_t n = 0;
-    while (rc == GOSR_OK && n < cap - 1) {
-        ssize_t r = io->read(fd, text + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            rc = gosr_error_set(err, gosr_status_from_errno(errno),
-                                "key_read_failed", "cannot read %s", path);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    io->close(fd);
-    text[n] = '\0';
-    *len = n;
-    return rc;
-}
+/* The reasons a key file's problems are reported with (docs/certs.md). */
+static const gosr_secret_reasons KEY_REASONS = {
+    .unreadable = "key_read_failed",
+    .not_file = "key_file_format",
+    .mode = "key_file_permissions",
+    .too_big = "key_file_format",
+};
 
 /* Checks that sk is seed || pk for its own seed, and that pk matches the
  * public key file's. */
@@ -257,7 +225,8 @@ int gosr_keypair_load(const char *dir, gosr_keypair *kp, gosr_error *err)
     if ((rc = path_join(sec_path, sizeof sec_path, dir, "key.sec", err)) ||
         (rc = path_join(pub_path, sizeof pub_path, dir, "key.pub", err)))
         return rc;
-    rc = read_secret_file(sec_path, text, sizeof text, &len, err);
+    rc = gosr_secret_read(sec_path, false, &KEY_REASONS, text, sizeof text,
+                          &len, err);
     if (rc == GOSR_OK &&
         parse_key_text(text, len, SEC_TAG, kp->sk, GOSR_SIGN_SECRET_LEN) != 0)
         rc = gosr_error_set(err, GOSR_EFORMAT, "key_file_format",
