@@ -92,6 +92,11 @@ typedef struct gosr_node_config {
     const char *session_log;    /* record a session log here (or NULL) */
     bool hash_ticks;            /* hash the world after every tick (for
                                    status; forced on with a session log) */
+    const char *ai_config;      /* AI router config file (docs/ai.md,
+                                   "Config": providers, chains, breakers)
+                                   for the ai.* host API; NULL = the
+                                   deterministic ghost tier only; read at
+                                   open */
     const gosr_mesh_config *mesh; /* join the mesh (NULL = no mesh): a mesh
                                    node on DIR/mesh sharing the node's
                                    store (data_dir and store are set by

@@ -20,12 +20,14 @@
 #define SERVE_USAGE                                                            \
     "gosr serve --data DIR --trust ROOT.pub [--admin 127.0.0.1:PORT] "         \
     "[--config FILE] [--rate HZ] [--quarantine N] [--session LOG] "           \
+    "[--ai-config FILE] "                                                      \
     "[--patch-ingest on|off] [--listen IP:PORT [--bootstrap HOST:PORT,...] "   \
     "[--dht-port N] [--tier hot|cold] [--rf N]] [--json]"
 
 /* Values of a --config JSON file ({"rate_hz", "quarantine_ticks",
  * "capacity", "kv_capacity", "seed", "granted_caps", "revocations",
- * "admin", "mode": "deterministic"|"production", "fuel", "max_upload"}). */
+ * "admin", "mode": "deterministic"|"production", "fuel", "max_upload",
+ * "ai_config"}). */
 static int load_config(const char *path, gosr_node_config *c, json_t **keep,
                        bool json)
 {
@@ -55,6 +57,8 @@ static int load_config(const char *path, gosr_node_config *c, json_t **keep,
         c->fuel = (uint64_t)json_integer_value(v);
     if ((v = json_object_get(o, "max_upload")))
         c->max_upload = (uint64_t)json_integer_value(v);
+    if ((v = json_object_get(o, "ai_config")) && !c->ai_config)
+        c->ai_config = json_string_value(v);
     if ((v = json_object_get(o, "granted_caps")))
         c->granted_caps = json_string_value(v);
     if ((v = json_object_get(o, "revocations")))
@@ -206,7 +210,8 @@ static int run_node(gosr_node_config *c, gosr_patch_config *pc, bool json)
 static int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *trust = NULL, *admin = NULL, *config = NULL,
-               *rate = NULL, *quar = NULL, *session = NULL, *ingest = NULL;
+               *rate = NULL, *quar = NULL, *session = NULL, *ingest = NULL,
+               *ai = NULL;
     serve_mesh sm = {0};
     bool json = false;
     const char *pos[1];
@@ -216,6 +221,7 @@ static int cmd_serve(int argc, char **argv)
                       {"rate", &rate, NULL},       {"quarantine", &quar, NULL},
                       {"session", &session, NULL}, {"json", NULL, &json},
                       {"patch-ingest", &ingest, NULL},
+                      {"ai-config", &ai, NULL},
                       {"listen", &sm.listen, NULL},
                       {"bootstrap", &sm.bootstrap, NULL},
                       {"dht-port", &sm.dht_port, NULL},
@@ -235,6 +241,7 @@ static int cmd_serve(int argc, char **argv)
                           .trust_pk = pk,
                           .admin_listen = admin,
                           .session_log = session,
+                          .ai_config = ai,
                           .hash_ticks = true};
     json_t *keep = NULL;
     if (config && (rc = load_config(config, &c, &keep, json)) != CLI_EXIT_OK)

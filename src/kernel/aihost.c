@@ -243,7 +243,14 @@ int kernel__aihost_add(gosr_node *n)
 int kernel__ai_open(gosr_node *n, gosr_error *err)
 {
     gosr_ai_router_config rc = {0}; /* no providers: the ghost tier only */
-    return gosr_ai_router_create(&rc, &n->ai_router, err);
+    json_t *keep = NULL;            /* the config's strings live in it */
+    const char *path = n->cfg.ai_config;
+    n->cfg.ai_config = NULL; /* borrowed for open only */
+    int st = path ? gosr_ai_config_load(path, &rc, &keep, err) : GOSR_OK;
+    if (st == GOSR_OK)
+        st = gosr_ai_router_create(&rc, &n->ai_router, err);
+    json_decref(keep);
+    return st;
 }
 
 void kernel__ai_close(gosr_node *n)

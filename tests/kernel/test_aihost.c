@@ -7,6 +7,7 @@
  */
 #include "kfix.h"
 
+#include "ai/ai_int.h"
 #include "gosr/ai.h"
 
 #include <time.h>
@@ -125,7 +126,7 @@ static void kv_of(gosr_node *n, uint32_t slot, const char *mod,
 /* One session: both modules, ticks until the AI answer arrived plus 3.
  * Returns the payload (caller frees); *ticks gets the ticks run. */
 static char *run(const kfix *f, const char *tag, const char *log,
-                 uint64_t *ticks)
+                 const char *ai_config, uint64_t *ticks)
 {
     char *dir = gosr_asprintf("%s/node-%s", gosr_test_tmpdir(), tag);
     char *m1 = pack_mod(f, "aimod", "[\"world.read\",\"world.write\",\"ai\"]",
@@ -134,7 +135,8 @@ static char *run(const kfix *f, const char *tag, const char *log,
                         PLAIN_LUA);
     gosr_node_config c = {.data_dir = dir, .trust_pk = f->root.pk,
                           .no_admin = true, .capacity = 64, .kv_capacity = 64,
-                          .seed = 7, .session_log = log};
+                          .seed = 7, .session_log = log,
+                          .ai_config = ai_config};
     gosr_node *n = NULL;
     gosr_error err = {0};
     if (gosr_node_open(&c, &n, &err) != GOSR_OK) {
@@ -207,8 +209,8 @@ GOSR_TEST(ai_dialog_answer_arrives_as_logged_event_and_replays)
     char *log1 = gosr_asprintf("%s/s1.log", gosr_test_tmpdir());
     char *log2 = gosr_asprintf("%s/s2.log", gosr_test_tmpdir());
     uint64_t t1 = 0, t2 = 0;
-    char *p1 = run(&f, "a", log1, &t1);
-    char *p2 = run(&f, "b", log2, &t2);
+    char *p1 = run(&f, "a", log1, NULL, &t1);
+    char *p2 = run(&f, "b", log2, NULL, &t2);
     check_payload(p1);
     REQUIRE(p1 && p2);
     CHECK_STR(p1, p2); /* the ghost tier is deterministic per seed */
@@ -228,6 +230,55 @@ GOSR_TEST(ai_dialog_answer_arrives_as_logged_event_and_replays)
     gosr_free(p2);
     gosr_free(log1);
     gosr_free(log2);
+}
+
+/* With an AI config the node's router asks real providers (the loopback
+ * mock LLM over HTTP): the first in the chain answers 500, the second
+ * answers; the module gets the provider's answer as a logged event and
+ * the session still replays without any router. */
+GOSR_TEST(node_ai_config_uses_providers_with_fallback)
+{
+    kfix f;
+    kfix_keys(&f);
+    ai_mock *m = NULL;
+    gosr_error err = {0};
+    REQUIRE(ai__mock_start(0, &m, &err) == GOSR_OK);
+    char *cfg = gosr_asprintf("%s/ai.json", gosr_test_tmpdir());
+    char *text = gosr_asprintf(
+        "{\"providers\":[{\"name\":\"down\",\"kind\":\"openai\","
+        "\"url\":\"http://127.0.0.1:%u\",\"model\":\"500\"},"
+        "{\"name\":\"local\",\"kind\":\"ollama\",\"url\":"
+        "\"http://127.0.0.1:%u\",\"model\":\"ok\"}],"
+        "\"chains\":{\"npc_dialog\":[\"down\",\"local\"]}}",
+        ai__mock_port(m), ai__mock_port(m));
+    CHECK_OK(gosr_file_write_atomic(cfg, text, strlen(text), 0600));
+    char *log = gosr_asprintf("%s/s3.log", gosr_test_tmpdir());
+    uint64_t t = 0;
+    char *p = run(&f, "c", log, cfg, &t);
+    json_t *j = p ? json_loads(p, 0, NULL) : NULL;
+    REQUIRE(j);
+    CHECK_STR(json_string_value(json_object_get(j, "provider")), "local");
+    CHECK_EQ(json_integer_value(json_object_get(j, "attempts")), 2);
+    CHECK_UINT(ai__mock_count(m, "500"), >=, 1);
+    CHECK_UINT(ai__mock_count(m, "ok"), >=, 1);
+    gosr_replay_result r;
+    char *dir = gosr_asprintf("%s/node-c", gosr_test_tmpdir());
+    CHECK_OK(gosr_node_replay(dir, log, &r, &err));
+    CHECK(!r.diverged);
+    /* a config that does not load refuses to open the node */
+    CHECK_OK(gosr_file_write_atomic(cfg, "{\"nope\":1}", 10, 0600));
+    gosr_node_config c = {.data_dir = dir, .trust_pk = f.root.pk,
+                          .no_admin = true, .ai_config = cfg};
+    gosr_node *n = NULL;
+    CHECK_STATUS(gosr_node_open(&c, &n, &err), GOSR_EFORMAT);
+    CHECK_STR(err.reason, "config_invalid");
+    json_decref(j);
+    ai__mock_stop(m);
+    gosr_free(p);
+    gosr_free(dir);
+    gosr_free(log);
+    gosr_free(text);
+    gosr_free(cfg);
 }
 
 static const char MAP_LUA[] =
