@@ -277,6 +277,8 @@ static bool do_fetch(mesh_link *l, uint32_t req, json_t *j, const gosr_hash *id)
         .link = l->serial, .req = req, .out = out ? gosr_strdup(out) : NULL};
     if (tmo > 0)
         job->deadline_ns = gosr_time_mono_ns() + (uint64_t)tmo * 1000000ull;
+    if (job->pending == 0) /* everything is here already: answer now */
+        mesh__job_finished(n, job, GOSR_OK, NULL, NULL);
     return true;
 }
 
