@@ -332,6 +332,8 @@ int cli_node_call(const cli_node_args *a, bool json, const char *method,
                               &err);
         cli_node_free(&n);
     }
+    if (a->on_reply)
+        a->on_reply(a->on_reply_ud);
     if (rc == GOSR_OK)
         return CLI_EXIT_OK;
     if (strcmp(err.reason, "node_args") == 0)

@@ -18,6 +18,10 @@ typedef struct cli_node_args {
     const char *data;  /* --data DIR */
     long timeout_ms;   /* JSON request timeout; 0 = 60 s (set by commands
                           whose work takes longer, e.g. install) */
+    void (*on_reply)(void *ud); /* cli_node_call: run when the request
+                                   returned, before anything is printed
+                                   (stops a progress line); may be NULL */
+    void *on_reply_ud;          /* passed to on_reply */
 } cli_node_args;
 
 #define CLI_NODE_OPTS(a)                                                       \

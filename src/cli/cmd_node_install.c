@@ -7,13 +7,18 @@
  * Design: docs/kernel.md ("Mesh packages", "CLI").
  */
 #include "cli/cli_node.h"
+#include "gosr/mesh.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define INSTALL_USAGE                                                          \
-    "gosr install PACKAGE [--activate] [--wait MS] (--data DIR | --node URL " \
-    "--token FILE) [--json]"
+    "gosr install PACKAGE [--activate] [--wait MS] [--progress] (--data DIR " \
+    "| --node URL --token FILE) [--json]"
 #define PLEDGE_USAGE                                                           \
     "gosr pledge PACKAGE --rf N (--data DIR | --node URL --token FILE) "       \
     "[--json]"
@@ -26,10 +31,89 @@ static bool package_ok(const char *s)
     return strlen(s) == 64 && gosr_hex_decode(s, h, 32) == GOSR_OK;
 }
 
+/* Progress of the node's fetch, read from its mesh (--data DIR only). */
+typedef struct install_progress {
+    char addr[64];        /* the node's mesh address (DIR/mesh.json) */
+    const char *package;  /* root being fetched */
+    atomic_bool done;     /* the request returned */
+    bool printed;         /* a line is on stderr */
+    bool started;         /* thread is running */
+    pthread_t thread;     /* the poller */
+} install_progress;
+
+/* One status poll: prints the job's bytes and pending objects, if any. */
+static void progress_poll(install_progress *p)
+{
+    char *resp = NULL;
+    gosr_error e = {0};
+    if (gosr_mesh_ctl(p->addr, "{\"op\":\"status\"}", 2000, &resp, &e) !=
+        GOSR_OK)
+        return;
+    json_t *j = json_loads(resp, 0, NULL), *job;
+    size_t i;
+    json_array_foreach(json_object_get(j, "jobs"), i, job) {
+        if (strcmp(json_string_value(json_object_get(job, "root")) ?: "",
+                   p->package) != 0)
+            continue;
+        fprintf(stderr, "\rgosr install: %.1f MiB received, %lld objects "
+                "pending   ",
+                (double)json_integer_value(json_object_get(job, "bytes")) /
+                    (1 << 20),
+                (long long)json_integer_value(json_object_get(job, "pending")));
+        p->printed = true;
+    }
+    json_decref(j);
+    gosr_free(resp);
+}
+
+static void *progress_main(void *arg)
+{
+    install_progress *p = arg;
+    for (int tick = 0; !atomic_load(&p->done); tick++) {
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+        if (tick % 10 == 9) /* once a second */
+            progress_poll(p);
+    }
+    if (p->printed)
+        fputc('\n', stderr);
+    return NULL;
+}
+
+/* cli_node_args.on_reply: ends the progress line before any output. */
+static void progress_stop(void *ud)
+{
+    install_progress *p = ud;
+    atomic_store(&p->done, true);
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    p->started = false;
+}
+
+/* Starts the progress thread when the node is local and it is wanted. */
+static void progress_start(cli_node_args *a, const char *package, bool want,
+                           install_progress *p)
+{
+    a->on_reply = progress_stop;
+    a->on_reply_ud = p;
+    if (!want || !a->data)
+        return;
+    char *path = gosr_asprintf("%s/mesh.json", a->data);
+    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
+    gosr_free(path);
+    const char *addr = json_string_value(json_object_get(m, "listen"));
+    bool ok = addr && strlen(addr) < sizeof p->addr;
+    if (ok) {
+        snprintf(p->addr, sizeof p->addr, "%s", addr);
+        p->package = package;
+        p->started = pthread_create(&p->thread, NULL, progress_main, p) == 0;
+    }
+    json_decref(m);
+}
+
 static int cmd_install(int argc, char **argv)
 {
     cli_node_args a = {.timeout_ms = INSTALL_TIMEOUT_MS};
-    bool json = false, activate = false;
+    bool json = false, activate = false, progress = false;
     const char *pos[1], *wait = NULL;
     int npos;
     uint64_t wait_ms = 0;
@@ -37,6 +121,7 @@ static int cmd_install(int argc, char **argv)
                       {"json", NULL, &json},
                       {"activate", NULL, &activate},
                       {"wait", &wait, NULL},
+                      {"progress", NULL, &progress},
                       {0}};
     int rc = cli_parse(argc, argv, opts, pos, 1, &npos);
     if (rc != CLI_EXIT_OK)
@@ -49,6 +134,8 @@ static int cmd_install(int argc, char **argv)
     json_t *body = json_pack("{s:s, s:b, s:I}", "package", pos[0], "activate",
                              activate, "wait_ms", (json_int_t)wait_ms);
     json_t *reply = NULL;
+    install_progress pr = {0};
+    progress_start(&a, pos[0], progress || (!json && isatty(2)), &pr);
     rc = cli_node_call(&a, json, "POST", "/v1/packages", body, NULL, &reply);
     json_decref(body);
     if (rc != CLI_EXIT_OK)
