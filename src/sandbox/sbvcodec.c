@@ -166,7 +166,7 @@ static int dec_value(dec *d, uint32_t depth, gosr_sbv *out);
 
 static int dec_string(dec *d, gosr_sbv *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     int rc = take(d, 4, &p);
     if (rc != GOSR_OK)
         return rc;
@@ -205,7 +205,7 @@ static int dec_pair(dec *d, uint32_t depth, gosr_sbv *t)
 
 static int dec_table(dec *d, uint32_t depth, gosr_sbv *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (depth >= d->lim.max_depth || depth >= DEPTH_HARD_MAX)
         return fail(d, GOSR_ETOOBIG, "value_too_deep", "tables nested too "
                     "deep");
@@ -232,7 +232,7 @@ static int dec_table(dec *d, uint32_t depth, gosr_sbv *out)
 
 static int dec_inner(dec *d, uint32_t depth, gosr_sbv *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (++d->nodes > d->lim.max_nodes)
         return fail(d, GOSR_ETOOBIG, "value_too_big", "too many values");
     int rc = take(d, 1, &p);
