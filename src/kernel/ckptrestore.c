@@ -56,7 +56,7 @@ static int load(gosr_node *n, const char *name, ckpt_data **out,
                  ((size_t)1 << 30);
     int rc = p ? gosr_file_read_all(p, max, &buf, &len) : GOSR_ENOMEM;
     gosr_free(p);
-    if (rc == GOSR_ENOENT || (rc != GOSR_OK && errno == ENOENT))
+    if (rc == GOSR_ENOENT)
         return gosr_error_set(err, GOSR_ENOENT, "no_checkpoint", "%s absent",
                               name);
     if (rc != GOSR_OK)
