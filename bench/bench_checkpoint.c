@@ -143,8 +143,9 @@ static void bench_rounds(gosr_node *n, size_t rounds)
         write[i] = (uint64_t)ckpt_int(n, "write_ns");
     }
     printf("checkpoint of %u entities, %u kv, state of 1000 strings, %zu "
-           "rounds; file %lld bytes\n", gosr_world_count(gosr_node_world(n)),
-           KV, rounds, (long long)ckpt_int(n, "last_bytes"));
+           "rounds; file %lld bytes\n",
+           gosr_world_count(gosr_node_world(n)), KV, rounds,
+           (long long)ckpt_int(n, "last_bytes"));
     print_pct("tick thread (snapshot + state copy)", take, rounds);
     print_pct("writer (encode + write + fsync + rename)", write, rounds);
     free(take);

@@ -111,8 +111,7 @@ int kernel__ckpt_encode(ckpt_data *c, gosr_buf *out, gosr_error *err)
     if (rc != GOSR_OK) {
         out->len = start;
         return gosr_error_set(err, rc, "checkpoint_encode",
-                              "encoding the checkpoint: %s",
-                              gosr_strerror(rc));
+                              "encoding the checkpoint: %s", gosr_strerror(rc));
     }
     header(c, snap_len, h);
     memcpy(out->data + start, h, CKPT_HEADER);

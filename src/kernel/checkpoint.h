@@ -10,13 +10,13 @@
 #include "gosr/runtime.h"
 #include "gosr/sandbox.h"
 
-#define CKPT_FILE "checkpoint"          /* DIR/checkpoint */
-#define CKPT_PREV "checkpoint.prev"     /* the one before it */
-#define CKPT_MAGIC "GOSRCKPT"           /* 8 bytes */
-#define CKPT_VERSION 1u                 /* format version */
-#define CKPT_HEADER 96u                 /* fixed header bytes */
-#define CKPT_MAX_MODULES 4096u          /* modules per checkpoint */
-#define CKPT_NAME_MAX 63u               /* bytes of a module id or version */
+#define CKPT_FILE "checkpoint"      /* DIR/checkpoint */
+#define CKPT_PREV "checkpoint.prev" /* the one before it */
+#define CKPT_MAGIC "GOSRCKPT"       /* 8 bytes */
+#define CKPT_VERSION 1u             /* format version */
+#define CKPT_HEADER 96u             /* fixed header bytes */
+#define CKPT_MAX_MODULES 4096u      /* modules per checkpoint */
+#define CKPT_NAME_MAX 63u           /* bytes of a module id or version */
 
 /* One active module's part: its version and Lua `state` / STATE_SCHEMA. */
 typedef struct ckpt_mod {
@@ -29,14 +29,14 @@ typedef struct ckpt_mod {
 /* A checkpoint: taken on the tick thread between two ticks, encoded and
  * written by the writer thread; or decoded from a file at open. */
 typedef struct ckpt_data {
-    uint64_t tick;          /* ticks completed when taken */
-    uint64_t wall_ns;       /* wall clock when taken (Unix ns) */
-    gosr_world_config wc;   /* the world's configuration */
-    gosr_hash world_hash;   /* world hash at `tick` (filled by encode when
-                               taken; read from the file when decoded) */
-    gosr_world_snap *snap;  /* entities and kv (owned) */
-    ckpt_mod *mods;         /* active modules (owned array) */
-    size_t nmods;           /* entries in mods */
+    uint64_t tick;         /* ticks completed when taken */
+    uint64_t wall_ns;      /* wall clock when taken (Unix ns) */
+    gosr_world_config wc;  /* the world's configuration */
+    gosr_hash world_hash;  /* world hash at `tick` (filled by encode when
+                              taken; read from the file when decoded) */
+    gosr_world_snap *snap; /* entities and kv (owned) */
+    ckpt_mod *mods;        /* active modules (owned array) */
+    size_t nmods;          /* entries in mods */
 } ckpt_data;
 
 /* Frees everything a checkpoint owns and the struct. Accepts NULL. */

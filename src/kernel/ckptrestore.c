@@ -52,8 +52,8 @@ static int load(gosr_node *n, const char *name, ckpt_data **out,
     size_t len = 0;
     /* snapshot at most 128 bytes per slot; module states are bounded by
      * the value limits (16 MiB of strings each) */
-    size_t max = ((size_t)wc->capacity + wc->kv_capacity) * 128 +
-                 ((size_t)1 << 30);
+    size_t max =
+        ((size_t)wc->capacity + wc->kv_capacity) * 128 + ((size_t)1 << 30);
     int rc = p ? gosr_file_read_all(p, max, &buf, &len) : GOSR_ENOMEM;
     gosr_free(p);
     if (rc == GOSR_ENOENT)
@@ -82,15 +82,15 @@ static const char *restore_module(gosr_node *n, const ckpt_mod *m)
                                       &e) == GOSR_OK) {
         return "migrated";
     }
-    gosr_log(GOSR_LOG_WARN, "kernel", "checkpoint: %s@%s keeps its fresh "
-             "state (checkpoint has %s): %s: %s", m->id, s->ver->version,
-             m->version, e.reason, e.detail);
+    gosr_log(GOSR_LOG_WARN, "kernel",
+             "checkpoint: %s@%s keeps its fresh "
+             "state (checkpoint has %s): %s: %s",
+             m->id, s->ver->version, m->version, e.reason, e.detail);
     return "fresh";
 }
 
 /* The world, the tick counter and the module states from c. */
-static int apply(gosr_node *n, const ckpt_data *c, json_t *st,
-                 gosr_error *err)
+static int apply(gosr_node *n, const ckpt_data *c, json_t *st, gosr_error *err)
 {
     int rc = gosr_world_begin(n->world);
     if (rc == GOSR_OK && (rc = gosr_world_restore(n->world, c->snap)) == 0)
@@ -128,11 +128,13 @@ static void report(json_t *st, const char *name, const ckpt_data *c)
     json_object_set_new(st, "world_hash", json_string(hash));
     json_object_set_new(st, "entities",
                         json_integer(gosr_world_snap_count(c->snap)));
-    json_object_set_new(st, "age_s", json_real(now > c->wall_ns
-                                                   ? (now - c->wall_ns) / 1e9
-                                                   : 0));
-    gosr_log(GOSR_LOG_INFO, "kernel", "checkpoint restored from %s: tick "
-             "%llu world_hash %s", name, (unsigned long long)c->tick, hash);
+    json_object_set_new(
+        st, "age_s",
+        json_real(now > c->wall_ns ? (now - c->wall_ns) / 1e9 : 0));
+    gosr_log(GOSR_LOG_INFO, "kernel",
+             "checkpoint restored from %s: tick "
+             "%llu world_hash %s",
+             name, (unsigned long long)c->tick, hash);
 }
 
 /* Tries one file. GOSR_OK = restored; otherwise err says why. */
@@ -172,8 +174,10 @@ static void restore_files(gosr_node *n, json_t *st)
         json_object_set_new(st, "restored", json_false());
         json_object_set_new(st, "reason", json_string(reason));
         if (strcmp(reason, "no_checkpoint") != 0)
-            gosr_log(GOSR_LOG_ERROR, "kernel", "no usable checkpoint (%s): "
-                     "starting with a fresh world", reason);
+            gosr_log(GOSR_LOG_ERROR, "kernel",
+                     "no usable checkpoint (%s): "
+                     "starting with a fresh world",
+                     reason);
     }
     if (json_object_size(errors))
         json_object_set(st, "errors", errors);

@@ -27,7 +27,8 @@
 
 #define CKPT_DEFAULT_EVERY 300
 
-/* ---- take (tick thread) --------------------------------------------------- */
+/* ---- take (tick thread) ---------------------------------------------------
+ */
 
 /* Copies one slot's version, state and schema into m. */
 static int take_module(const kslot *s, ckpt_mod *m, gosr_error *err)
@@ -64,8 +65,10 @@ static ckpt_data *take(gosr_node *n)
         if (take_module(&n->slots[i], &c->mods[c->nmods], &e) == GOSR_OK)
             c->nmods++;
         else
-            gosr_log(GOSR_LOG_WARN, "kernel", "checkpoint leaves out %s: "
-                     "%s: %s", n->slots[i].ver->id, e.reason, e.detail);
+            gosr_log(GOSR_LOG_WARN, "kernel",
+                     "checkpoint leaves out %s: "
+                     "%s: %s",
+                     n->slots[i].ver->id, e.reason, e.detail);
     }
     return c;
 }
@@ -113,7 +116,8 @@ void kernel__ckpt_after_tick(gosr_node *n)
     take_and_submit(n);
 }
 
-/* ---- write (writer thread) ------------------------------------------------ */
+/* ---- write (writer thread) ------------------------------------------------
+ */
 
 static char *path_of(gosr_node *n, const char *name)
 {
@@ -121,8 +125,7 @@ static char *path_of(gosr_node *n, const char *name)
 }
 
 /* Encodes c, keeps the current file as .prev and replaces it atomically. */
-static int write_one(gosr_node *n, ckpt_data *c, size_t *bytes,
-                     gosr_error *err)
+static int write_one(gosr_node *n, ckpt_data *c, size_t *bytes, gosr_error *err)
 {
     gosr_buf b = {0};
     char *cur = path_of(n, CKPT_FILE), *prev = path_of(n, CKPT_PREV);
@@ -131,8 +134,8 @@ static int write_one(gosr_node *n, ckpt_data *c, size_t *bytes,
         rc = gosr_error_set(err, gosr_status_from_errno(errno),
                             "checkpoint_write", "keeping %s as %s: %s", cur,
                             CKPT_PREV, strerror(errno));
-    if (rc == GOSR_OK && (rc = gosr_file_write_atomic(cur, b.data, b.len,
-                                                      0600)) != GOSR_OK)
+    if (rc == GOSR_OK &&
+        (rc = gosr_file_write_atomic(cur, b.data, b.len, 0600)) != GOSR_OK)
         gosr_error_set(err, rc, "checkpoint_write", "writing %s: %s", cur,
                        gosr_strerror(rc));
     *bytes = b.len;
@@ -152,14 +155,16 @@ static void write_and_count(gosr_node *n, ckpt_data *c)
     char hash[65];
     gosr_hash_hex(&c->world_hash, hash);
     if (rc == GOSR_OK)
-        gosr_log(GOSR_LOG_INFO, "kernel", "checkpoint written: tick %llu "
+        gosr_log(GOSR_LOG_INFO, "kernel",
+                 "checkpoint written: tick %llu "
                  "world_hash %s (%zu bytes, %llu us)",
                  (unsigned long long)c->tick, hash, bytes,
                  (unsigned long long)(dt / 1000));
     else
-        gosr_log(GOSR_LOG_ERROR, "kernel", "checkpoint at tick %llu not "
-                 "written: %s: %s", (unsigned long long)c->tick, e.reason,
-                 e.detail);
+        gosr_log(GOSR_LOG_ERROR, "kernel",
+                 "checkpoint at tick %llu not "
+                 "written: %s: %s",
+                 (unsigned long long)c->tick, e.reason, e.detail);
     pthread_mutex_lock(&n->ckpt_mu);
     if (rc == GOSR_OK) {
         n->ckpt_written++;
@@ -196,14 +201,15 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* ---- lifecycle -------------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------------
+ */
 
 int kernel__ckpt_open(gosr_node *n, gosr_error *err)
 {
     uint32_t every = n->cfg.checkpoint_ticks;
     n->ckpt_every = every == GOSR_NODE_CHECKPOINT_OFF ? 0
-                    : every ? every
-                            : CKPT_DEFAULT_EVERY;
+                    : every                           ? every
+                                                      : CKPT_DEFAULT_EVERY;
     if (n->replay || !n->ckpt_every)
         return GOSR_OK;
     pthread_mutex_init(&n->ckpt_mu, NULL);
@@ -255,8 +261,8 @@ void kernel__ckpt_close(gosr_node *n)
 
 json_t *kernel__ckpt_status(gosr_node *n)
 {
-    json_t *o = n->ckpt_restore ? json_deep_copy(n->ckpt_restore)
-                                : json_object();
+    json_t *o =
+        n->ckpt_restore ? json_deep_copy(n->ckpt_restore) : json_object();
     if (!o)
         return NULL;
     json_object_set_new(o, "every", json_integer(n->ckpt_every));
@@ -268,8 +274,8 @@ json_t *kernel__ckpt_status(gosr_node *n)
         (json_int_t)n->ckpt_written, "failed", (json_int_t)n->ckpt_failed,
         "skipped", (json_int_t)n->ckpt_skipped, "last_tick",
         (json_int_t)n->ckpt_last_tick, "last_bytes",
-        (json_int_t)n->ckpt_last_bytes, "take_ns",
-        (json_int_t)n->ckpt_take_ns, "write_ns", (json_int_t)n->ckpt_write_ns);
+        (json_int_t)n->ckpt_last_bytes, "take_ns", (json_int_t)n->ckpt_take_ns,
+        "write_ns", (json_int_t)n->ckpt_write_ns);
     uint64_t last = n->ckpt_last_wall_ns;
     pthread_mutex_unlock(&n->ckpt_mu);
     if (w && last) {

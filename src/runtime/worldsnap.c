@@ -40,8 +40,8 @@ int gosr_world_snap_encode(const gosr_world_snap *s, gosr_buf *out)
     uint8_t h[SNAP_HEADER];
     memcpy(h, SNAP_MAGIC, 4);
     put_u32(h + 4, SNAP_VERSION);
-    uint32_t f[6] = {s->count,   s->free_hint, s->high,
-                     s->kv_count, s->kv_high,  s->kv_free_hint};
+    uint32_t f[6] = {s->count,    s->free_hint, s->high,
+                     s->kv_count, s->kv_high,   s->kv_free_hint};
     for (int i = 0; i < 6; i++)
         put_u32(h + 8 + 4 * i, f[i]);
     /* Slots are fixed-layout little-endian structs without padding (the
@@ -180,8 +180,8 @@ static int check_kv_unique(const gosr_world_snap *s, gosr_error *err)
         if (kv_cmp(&ix[i - 1], &ix[i]) == 0)
             dup = ix[i] - s->kv;
     gosr_free(ix);
-    return dup < 0 ? GOSR_OK : bad(err, "kv entry %u is a duplicate",
-                                   (uint32_t)dup);
+    return dup < 0 ? GOSR_OK
+                   : bad(err, "kv entry %u is a duplicate", (uint32_t)dup);
 }
 
 static int check_kv(const gosr_world_snap *s, gosr_error *err)
@@ -227,18 +227,19 @@ static int read_header(const uint8_t *p, size_t n, const gosr_world_config *c,
     if (s->high > c->capacity || s->kv_high > c->kv_capacity)
         return gosr_error_set(err, GOSR_ETOOBIG, "snapshot_invalid",
                               "world snapshot: %u slots / %u kv entries "
-                              "exceed capacity %u / %u", s->high, s->kv_high,
-                              c->capacity, c->kv_capacity);
+                              "exceed capacity %u / %u",
+                              s->high, s->kv_high, c->capacity, c->kv_capacity);
     if (s->free_hint > s->high || s->count > s->high ||
         s->kv_free_hint > s->kv_high || s->kv_count > s->kv_high)
         return bad(err, "counters inconsistent (high %u)", s->high);
     uint64_t need = SNAP_HEADER + (uint64_t)s->high * sizeof(gosr_entity_slot) +
                     (uint64_t)s->kv_high * sizeof(gosr_kv_slot);
     if (need != n)
-        return gosr_error_set(err, GOSR_EFORMAT, need > n ? "snapshot_truncated"
-                                                         : "snapshot_trailing",
-                              "world snapshot: %zu bytes, counters say %llu",
-                              n, (unsigned long long)need);
+        return gosr_error_set(err, GOSR_EFORMAT,
+                              need > n ? "snapshot_truncated"
+                                       : "snapshot_trailing",
+                              "world snapshot: %zu bytes, counters say %llu", n,
+                              (unsigned long long)need);
     return GOSR_OK;
 }
 

@@ -56,11 +56,14 @@ static int encode(const gosr_sbv *v, gosr_buf *out, uint32_t depth)
     if (depth > DEPTH_HARD_MAX)
         return GOSR_ETOOBIG;
     switch (v->type) {
-    case GOSR_SBV_NIL: tag = TAG_NIL; return gosr_buf_append(out, &tag, 1);
+    case GOSR_SBV_NIL:
+        tag = TAG_NIL;
+        return gosr_buf_append(out, &tag, 1);
     case GOSR_SBV_BOOL:
         tag = v->u.b ? TAG_TRUE : TAG_FALSE;
         return gosr_buf_append(out, &tag, 1);
-    case GOSR_SBV_INT: return put_tag_u64(out, TAG_INT, (uint64_t)v->u.i);
+    case GOSR_SBV_INT:
+        return put_tag_u64(out, TAG_INT, (uint64_t)v->u.i);
     case GOSR_SBV_NUM:
         memcpy(&bits, &v->u.n, 8);
         return put_tag_u64(out, TAG_NUM, bits);
@@ -74,7 +77,8 @@ static int encode(const gosr_sbv *v, gosr_buf *out, uint32_t depth)
         return gosr_buf_append(out, v->u.s.p, v->u.s.len);
     case GOSR_SBV_TABLE:
         break;
-    default: return GOSR_EINVAL;
+    default:
+        return GOSR_EINVAL;
     }
     tag = TAG_TABLE;
     if (v->u.t.len > UINT32_MAX)
@@ -108,18 +112,20 @@ int gosr_sbv_encode(const gosr_sbv *v, gosr_buf *out)
 
 /* One decode in progress: the input cursor and the running totals. */
 typedef struct dec {
-    const uint8_t *p;       /* next byte */
-    size_t left;            /* bytes left */
-    gosr_sbv_limits lim;    /* effective limits */
-    uint64_t nodes;         /* values decoded */
-    uint64_t bytes;         /* string bytes decoded */
-    gosr_error *err;        /* detail on failure */
+    const uint8_t *p;    /* next byte */
+    size_t left;         /* bytes left */
+    gosr_sbv_limits lim; /* effective limits */
+    uint64_t nodes;      /* values decoded */
+    uint64_t bytes;      /* string bytes decoded */
+    gosr_error *err;     /* detail on failure */
 } dec;
 
 static int fail(dec *d, int status, const char *reason, const char *what)
 {
-    return gosr_error_set(d->err, status, reason, "sandbox value: %s (%zu "
-                          "bytes left)", what, d->left);
+    return gosr_error_set(d->err, status, reason,
+                          "sandbox value: %s (%zu "
+                          "bytes left)",
+                          what, d->left);
 }
 
 static int take(dec *d, size_t n, const uint8_t **out)
@@ -172,10 +178,12 @@ static int dec_string(dec *d, gosr_sbv *out)
         return rc;
     uint32_t len = (uint32_t)get_le(p, 4);
     if (len > d->left)
-        return fail(d, GOSR_EFORMAT, "sbv_truncated", "string longer than "
+        return fail(d, GOSR_EFORMAT, "sbv_truncated",
+                    "string longer than "
                     "the input");
     if ((d->bytes += len) > d->lim.max_bytes)
-        return fail(d, GOSR_ETOOBIG, "value_too_big", "too many string "
+        return fail(d, GOSR_ETOOBIG, "value_too_big",
+                    "too many string "
                     "bytes");
     take(d, len, &p);
     if (gosr_sbv_str(out, (const char *)p, len) != GOSR_OK)
@@ -192,10 +200,12 @@ static int dec_pair(dec *d, uint32_t depth, gosr_sbv *t)
         return rc;
     t->u.t.len++; /* owned by the table from here on */
     if (!key_ok(&pair->key))
-        return fail(d, GOSR_EFORMAT, "sbv_bad_key", "table key is nil, NaN "
+        return fail(d, GOSR_EFORMAT, "sbv_bad_key",
+                    "table key is nil, NaN "
                     "or a table");
     if (t->u.t.len > 1 && key_cmp(&pair[-1].key, &pair->key) >= 0)
-        return fail(d, GOSR_EFORMAT, "sbv_key_order", "table keys not in "
+        return fail(d, GOSR_EFORMAT, "sbv_key_order",
+                    "table keys not in "
                     "strictly increasing canonical order");
     rc = dec_value(d, depth + 1, &pair->val);
     if (rc == GOSR_OK && pair->val.type == GOSR_SBV_NIL)
@@ -207,7 +217,8 @@ static int dec_table(dec *d, uint32_t depth, gosr_sbv *out)
 {
     const uint8_t *p = NULL;
     if (depth >= d->lim.max_depth || depth >= DEPTH_HARD_MAX)
-        return fail(d, GOSR_ETOOBIG, "value_too_deep", "tables nested too "
+        return fail(d, GOSR_ETOOBIG, "value_too_deep",
+                    "tables nested too "
                     "deep");
     int rc = take(d, 4, &p);
     if (rc != GOSR_OK)
@@ -215,7 +226,8 @@ static int dec_table(dec *d, uint32_t depth, gosr_sbv *out)
     uint32_t count = (uint32_t)get_le(p, 4);
     /* every pair is at least two tag bytes, and two values each */
     if (count > d->left / 2)
-        return fail(d, GOSR_EFORMAT, "sbv_truncated", "more pairs than the "
+        return fail(d, GOSR_EFORMAT, "sbv_truncated",
+                    "more pairs than the "
                     "input can hold");
     if (d->nodes + 2ull * count > d->lim.max_nodes)
         return fail(d, GOSR_ETOOBIG, "value_too_big", "too many values");
@@ -239,9 +251,14 @@ static int dec_inner(dec *d, uint32_t depth, gosr_sbv *out)
     if (rc != GOSR_OK)
         return rc;
     switch (*p) {
-    case TAG_NIL: return GOSR_OK;
-    case TAG_FALSE: *out = gosr_sbv_bool(false); return GOSR_OK;
-    case TAG_TRUE: *out = gosr_sbv_bool(true); return GOSR_OK;
+    case TAG_NIL:
+        return GOSR_OK;
+    case TAG_FALSE:
+        *out = gosr_sbv_bool(false);
+        return GOSR_OK;
+    case TAG_TRUE:
+        *out = gosr_sbv_bool(true);
+        return GOSR_OK;
     case TAG_INT:
     case TAG_NUM: {
         uint8_t tag = *p;
@@ -257,9 +274,12 @@ static int dec_inner(dec *d, uint32_t depth, gosr_sbv *out)
         }
         return GOSR_OK;
     }
-    case TAG_STR: return dec_string(d, out);
-    case TAG_TABLE: return dec_table(d, depth, out);
-    default: return fail(d, GOSR_EFORMAT, "sbv_bad_tag", "unknown tag");
+    case TAG_STR:
+        return dec_string(d, out);
+    case TAG_TABLE:
+        return dec_table(d, depth, out);
+    default:
+        return fail(d, GOSR_EFORMAT, "sbv_bad_tag", "unknown tag");
     }
 }
 
@@ -286,7 +306,8 @@ int gosr_sbv_decode(const uint8_t *p, size_t n, const gosr_sbv_limits *lim,
         d.lim.max_bytes = 16u << 20;
     int rc = dec_value(&d, 0, out);
     if (rc == GOSR_OK && d.left != 0)
-        rc = fail(&d, GOSR_EFORMAT, "sbv_trailing_bytes", "bytes after the "
+        rc = fail(&d, GOSR_EFORMAT, "sbv_trailing_bytes",
+                  "bytes after the "
                   "value");
     if (rc != GOSR_OK)
         gosr_sbv_free(out);

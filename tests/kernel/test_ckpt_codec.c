@@ -59,8 +59,8 @@ GOSR_TEST(world_snap_round_trip_restores_the_same_hash)
     gosr_world_hash(w, &before);
     gosr_world_snap *s = NULL;
     gosr_error err = {0};
-    CHECK_OK(gosr_world_snap_decode(b.data, b.len, gosr_world_get_config(w),
-                                    &s, &err));
+    CHECK_OK(gosr_world_snap_decode(b.data, b.len, gosr_world_get_config(w), &s,
+                                    &err));
     REQUIRE(s != NULL);
     CHECK_EQ(gosr_world_snap_count(s), 10);
     gosr_world_snap_hash(s, gosr_world_tick(w), 9, &predicted);
@@ -103,8 +103,8 @@ GOSR_TEST(world_snap_every_truncation_is_refused)
     for (size_t n = 0; n < b.len; n++) {
         gosr_world_snap *s = NULL;
         gosr_error err = {0};
-        int rc = gosr_world_snap_decode(b.data, n, gosr_world_get_config(w),
-                                        &s, &err);
+        int rc = gosr_world_snap_decode(b.data, n, gosr_world_get_config(w), &s,
+                                        &err);
         CHECK(rc != GOSR_OK);
         CHECK(s == NULL);
         CHECK(err.reason[0] != 0);
@@ -113,8 +113,8 @@ GOSR_TEST(world_snap_every_truncation_is_refused)
     gosr_buf_append(&b, "x", 1);
     gosr_world_snap *s = NULL;
     gosr_error err = {0};
-    CHECK_STATUS(gosr_world_snap_decode(b.data, b.len,
-                                        gosr_world_get_config(w), &s, &err),
+    CHECK_STATUS(gosr_world_snap_decode(b.data, b.len, gosr_world_get_config(w),
+                                        &s, &err),
                  GOSR_EFORMAT);
     CHECK_STR(err.reason, "snapshot_trailing");
     gosr_buf_free(&b);
@@ -211,7 +211,7 @@ GOSR_TEST(world_snap_invariants_are_checked)
     expect_invalid(&b, KV + E, &id, 8, "snapshot_invalid");
     expect_invalid(&b, KV + E + 8 + 4, "x", 1, "snapshot_invalid"); /* pad */
     expect_invalid(&b, KV + E + 40, "", 1, "snapshot_invalid"); /* empty key */
-    u = 49; /* vlen */
+    u = 49;                                                     /* vlen */
     expect_invalid(&b, KV + E + 72, &u, 4, "snapshot_invalid");
     u = 1; /* reserved */
     expect_invalid(&b, KV + E + 76, &u, 4, "snapshot_invalid");
@@ -260,7 +260,8 @@ GOSR_TEST(world_snap_limits)
     gosr_world_destroy(w);
 }
 
-/* ---- sandbox values ------------------------------------------------------- */
+/* ---- sandbox values -------------------------------------------------------
+ */
 
 static gosr_sbv sample_value(void)
 {
@@ -292,8 +293,8 @@ GOSR_TEST(sbv_round_trip)
     CHECK_OK(gosr_sbv_encode(&back, &b2));
     CHECK(b2.len == b.len && memcmp(b.data, b2.data, b.len) == 0);
     /* scalars and nil on their own */
-    gosr_sbv scal[4] = {{0}, gosr_sbv_int(5), gosr_sbv_bool(true),
-                        gosr_sbv_num(1e300)};
+    gosr_sbv scal[4] = {
+        {0}, gosr_sbv_int(5), gosr_sbv_bool(true), gosr_sbv_num(1e300)};
     for (int i = 0; i < 4; i++) {
         gosr_buf s = {0};
         gosr_sbv x = {0};
@@ -351,8 +352,8 @@ GOSR_TEST(sbv_strictness_and_limits)
     gosr_sbv x = {0};
     gosr_error err = {0};
     /* keys out of order: {2=true, 1=true} */
-    const uint8_t order[] = {6, 2, 0, 0, 0, 3, 2, 0, 0, 0, 0, 0, 0, 0, 2,
-                             3, 1, 0, 0, 0, 0, 0, 0, 0, 2};
+    const uint8_t order[] = {6, 2, 0, 0, 0, 3, 2, 0, 0, 0, 0, 0, 0,
+                             0, 2, 3, 1, 0, 0, 0, 0, 0, 0, 0, 2};
     CHECK_STATUS(gosr_sbv_decode(order, sizeof order, NULL, &x, &err),
                  GOSR_EFORMAT);
     CHECK_STR(err.reason, "sbv_key_order");

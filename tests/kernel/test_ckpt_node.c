@@ -337,8 +337,7 @@ GOSR_TEST(file_format_round_trip_and_corruption)
     }
     for (size_t i = 0; i < len; i += 13) { /* every flip: checksum */
         p[i] ^= 0x10;
-        CHECK_STATUS(kernel__ckpt_decode(p, len, &wc, &c, &err),
-                     GOSR_ECORRUPT);
+        CHECK_STATUS(kernel__ckpt_decode(p, len, &wc, &c, &err), GOSR_ECORRUPT);
         CHECK_STR(err.reason, "checkpoint_checksum");
         p[i] ^= 0x10;
     }
