@@ -36,6 +36,11 @@ extern "C" {
 #define GOSR_NODE_LEDGER_FILE "ledger.db"
 #define GOSR_NODE_REGISTRY_FILE "registry.db"
 #define GOSR_NODE_STORE_DIR "store"
+/* Checkpoint files (docs/kernel.md, "Checkpoints"). */
+#define GOSR_NODE_CHECKPOINT_FILE "checkpoint"
+#define GOSR_NODE_CHECKPOINT_PREV "checkpoint.prev"
+/* gosr_node_config.checkpoint_ticks: no checkpoints at all. */
+#define GOSR_NODE_CHECKPOINT_OFF UINT32_MAX
 /* Capability groups granted when the operator sets no policy. */
 #define GOSR_NODE_DEFAULT_CAPS \
     "log,world.read,world.write,events.emit,rng,patch,kpi,ai"
@@ -97,6 +102,10 @@ typedef struct gosr_node_config {
                                    for the ai.* host API; NULL = the
                                    deterministic ghost tier only; read at
                                    open */
+    uint32_t checkpoint_ticks;  /* ticks between world checkpoints in
+                                   DIR/checkpoint (default 300;
+                                   GOSR_NODE_CHECKPOINT_OFF = none written
+                                   and none restored) */
     const gosr_mesh_config *mesh; /* join the mesh (NULL = no mesh): a mesh
                                    node on DIR/mesh sharing the node's
                                    store (data_dir and store are set by
@@ -104,9 +113,11 @@ typedef struct gosr_node_config {
 } gosr_node_config;
 
 /* Opens (creating) the node directory: store, registry, ledger (chain
- * verified: a broken chain opens in safe mode), world arena, and restores
- * the active module versions recorded by the ledger. Does not start
- * threads. Caller closes with gosr_node_close. */
+ * verified: a broken chain opens in safe mode), world arena, restores the
+ * active module versions recorded by the ledger, then the last checkpoint
+ * (world, tick counter, module states; see docs/kernel.md "Checkpoints" —
+ * a bad checkpoint never fails the open, status reports it). Starts only
+ * the checkpoint writer thread. Caller closes with gosr_node_close. */
 GOSR_API int gosr_node_open(const gosr_node_config *cfg, gosr_node **out,
                             gosr_error *err);
 /* Stops (if running), flushes the ledger, closes everything. NULL ok. */
@@ -114,9 +125,10 @@ GOSR_API void gosr_node_close(gosr_node *n);
 
 /* Starts the admin server (unless no_admin) and the tick thread. */
 GOSR_API int gosr_node_start(gosr_node *n, gosr_error *err);
-/* Asks the tick thread to finish its tick and joins it, stops the admin
- * server (removing admin.json). Safe from any thread but a signal
- * handler; safe to call twice. */
+/* Asks the tick thread to finish its tick and joins it, writes the final
+ * checkpoint (when a tick ran since open), stops the admin server
+ * (removing admin.json). Safe from any thread but a signal handler; safe
+ * to call twice. */
 GOSR_API void gosr_node_stop(gosr_node *n);
 /* Blocks until the tick thread has ended (after gosr_node_request_stop). */
 GOSR_API void gosr_node_wait(gosr_node *n);
@@ -173,7 +185,9 @@ GOSR_API int gosr_node_submit(gosr_node *n, const gosr_event *ev);
 GOSR_API int gosr_node_modules_json(gosr_node *n, json_t **out,
                                     gosr_error *err);
 /* Node status: tick, entities, safe_mode, tick stats, swaps, rollbacks,
- * faults (caller frees). */
+ * faults, and "checkpoint" ({"restored", "reason" | "source", "tick",
+ * "world_hash", "age_s", "modules"}, plus the writer's counters) (caller
+ * frees). */
 GOSR_API int gosr_node_status_json(gosr_node *n, json_t **out,
                                    gosr_error *err);
 /* The active version of `id` copied into buf, or GOSR_ENOENT. */

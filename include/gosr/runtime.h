@@ -302,6 +302,27 @@ GOSR_API int gosr_world_snapshot(const gosr_world *w, gosr_world_snap **out);
  * (same ids, generations and world hash apart from the tick). */
 GOSR_API int gosr_world_restore(gosr_world *w, const gosr_world_snap *s);
 GOSR_API void gosr_world_snap_free(gosr_world_snap *s);
+/* Appends the binary form of a snapshot (docs/runtime.md, "World snapshot
+ * encoding") to out. GOSR_ENOMEM only. */
+GOSR_API int gosr_world_snap_encode(const gosr_world_snap *s, gosr_buf *out);
+/* Decodes exactly n bytes into a new snapshot (caller frees with
+ * gosr_world_snap_free). `limits` (NULL = defaults) bounds the slot counts
+ * by its capacity and kv_capacity. Strict: GOSR_EFORMAT
+ * (snapshot_truncated, snapshot_trailing, snapshot_bad_magic,
+ * snapshot_invalid) or GOSR_ETOOBIG (snapshot_invalid) when the bytes do
+ * not describe a world the world itself could be in. */
+GOSR_API int gosr_world_snap_decode(const uint8_t *p, size_t n,
+                                    const gosr_world_config *limits,
+                                    gosr_world_snap **out, gosr_error *err);
+/* The world hash a world restored from `s` would have at `tick` with
+ * `seed` (same as gosr_world_hash after restore and set_tick). */
+GOSR_API void gosr_world_snap_hash(const gosr_world_snap *s, uint64_t tick,
+                                   uint64_t seed, gosr_hash *out);
+/* Live entities in the snapshot. */
+GOSR_API uint32_t gosr_world_snap_count(const gosr_world_snap *s);
+/* Inside a batch: sets the tick counter (checkpoint restore at open; time
+ * otherwise only moves through the tick loop). GOSR_ESTATE outside one. */
+GOSR_API int gosr_world_set_tick(gosr_world *w, uint64_t tick);
 
 /* ==== event envelopes ===================================================== */
 

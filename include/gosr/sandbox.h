@@ -88,6 +88,20 @@ GOSR_API bool gosr_sbv_equal(const gosr_sbv *a, const gosr_sbv *b);
 /* Renders a value as compact JSON-like text into `b` (for logs and the
  * CLI). */
 GOSR_API int gosr_sbv_format(const gosr_sbv *v, gosr_buf *b);
+/* Appends the binary encoding of `v` (docs/sandbox.md, "Value encoding")
+ * to out. GOSR_EINVAL for a value no sandbox could hold (a nil, NaN or
+ * table key); out is left as it was on failure. */
+GOSR_API int gosr_sbv_encode(const gosr_sbv *v, gosr_buf *out);
+/* Decodes exactly n bytes into *out (owned by the caller, gosr_sbv_free).
+ * Strict and bounded by `lim` (NULL or zero fields = the defaults): depth,
+ * value count and string bytes are checked before anything is allocated;
+ * keys must be valid and in strictly increasing canonical order, table
+ * values non-nil, no trailing bytes. GOSR_EFORMAT (sbv_truncated,
+ * sbv_bad_tag, sbv_bad_key, sbv_key_order, sbv_nil_value,
+ * sbv_trailing_bytes) or GOSR_ETOOBIG (value_too_deep, value_too_big). */
+GOSR_API int gosr_sbv_decode(const uint8_t *p, size_t n,
+                             const gosr_sbv_limits *lim, gosr_sbv *out,
+                             gosr_error *err);
 
 /* ---- host API: capability groups of host functions ---------------------- */
 

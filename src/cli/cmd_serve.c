@@ -26,6 +26,7 @@
 
 /* Values of a --config JSON file ({"rate_hz", "quarantine_ticks",
  * "capacity", "kv_capacity", "seed", "granted_caps", "revocations",
+ * "checkpoint_ticks" (default 300, 0 = no checkpoints),
  * "admin", "mode": "deterministic"|"production", "fuel", "max_upload",
  * "ai_config"}). */
 static int load_config(const char *path, gosr_node_config *c, json_t **keep,
@@ -51,6 +52,11 @@ static int load_config(const char *path, gosr_node_config *c, json_t **keep,
         c->kv_capacity = (uint32_t)json_integer_value(v);
     if ((v = json_object_get(o, "seed")))
         c->seed = (uint64_t)json_integer_value(v);
+    if ((v = json_object_get(o, "checkpoint_ticks"))) /* 0 = off */
+        c->checkpoint_ticks = json_integer_value(v) > 0 &&
+                                      json_integer_value(v) < UINT32_MAX
+                                  ? (uint32_t)json_integer_value(v)
+                                  : GOSR_NODE_CHECKPOINT_OFF;
     if ((v = json_object_get(o, "hash_ticks")))
         c->hash_ticks = json_is_true(v);
     if ((v = json_object_get(o, "fuel")))

@@ -107,6 +107,26 @@ struct gosr_node {
     pthread_t mesh_thread;      /* runs the mesh loop once started */
     bool mesh_running;          /* mesh_thread is joinable */
     char *mesh_addr;            /* its control address "IP:PORT" (owned) */
+    /* checkpoints (ckptrun.c, docs/kernel.md "Checkpoints") */
+    uint32_t ckpt_every;        /* ticks between checkpoints; 0 = off */
+    uint32_t ckpt_since;        /* ticks since the last round (tick thread) */
+    bool ckpt_final;            /* the stop checkpoint was taken */
+    pthread_t ckpt_thread;      /* the writer thread */
+    bool ckpt_running;          /* ckpt_thread is joinable */
+    pthread_mutex_t ckpt_mu;    /* guards the ckpt_* fields below */
+    pthread_cond_t ckpt_cv;     /* pending work, or the writer went idle */
+    struct ckpt_data *ckpt_pending; /* taken, not yet written (ckpt_mu) */
+    bool ckpt_writing;          /* the writer is busy (ckpt_mu) */
+    bool ckpt_quit;             /* writer exits once idle (ckpt_mu) */
+    uint64_t ckpt_written;      /* files written since open (ckpt_mu) */
+    uint64_t ckpt_failed;       /* writes that failed (ckpt_mu) */
+    uint64_t ckpt_skipped;      /* rounds skipped: swap busy (ckpt_mu) */
+    uint64_t ckpt_last_tick;    /* tick of the last file written (ckpt_mu) */
+    uint64_t ckpt_last_wall_ns; /* when it was taken (ckpt_mu) */
+    uint64_t ckpt_last_bytes;   /* its size (ckpt_mu) */
+    uint64_t ckpt_take_ns;      /* tick-thread time of the last take */
+    uint64_t ckpt_write_ns;     /* encode + write + fsync of the last one */
+    json_t *ckpt_restore;       /* restore outcome at open (immutable) */
     gosr_admin_series *m_tick;          /* tick-time histogram */
     gosr_admin_series *m_swaps, *m_rollbacks, *m_faults, *m_retires;
     gosr_admin_metric *m_script;        /* per-module script time family */
@@ -233,6 +253,24 @@ int kernel__ai_open(gosr_node *n, gosr_error *err);
 void kernel__ai_close(gosr_node *n);
 /* False for an `ai:` event addressed to another module (user_id). */
 bool kernel__ai_event_for(const gosr_event *ev, const char *module);
+
+/* ckptrun.c: checkpoints taken on the tick thread, written by a writer
+ * thread, restored at open (docs/kernel.md, "Checkpoints"). */
+/* Starts the writer thread (not for replays or when checkpoints are off). */
+int kernel__ckpt_open(gosr_node *n, gosr_error *err);
+/* Restores DIR/checkpoint (or .prev) into the world and the slots; never
+ * fails the open: the outcome goes to status. */
+void kernel__ckpt_restore(gosr_node *n);
+/* After a tick (tick thread): takes a checkpoint every ckpt_every ticks. */
+void kernel__ckpt_after_tick(gosr_node *n);
+/* At clean stop, after the last tick: takes the final checkpoint and waits
+ * until the writer has it on disk. Once per open; no-op when no tick ran. */
+void kernel__ckpt_stop(gosr_node *n);
+/* Joins the writer and frees what is left (at close). */
+void kernel__ckpt_close(gosr_node *n);
+/* {"restored", "reason"?, "source"?, "tick"?, "age_s"?, "every", "written",
+ * "last_tick", ...} for status (caller decrefs). */
+json_t *kernel__ckpt_status(gosr_node *n);
 
 /* api.c */
 int kernel__api_register(gosr_node *n, gosr_error *err);

@@ -120,7 +120,11 @@ static int open_parts(gosr_node *n, gosr_error *err)
         return rc;
     if ((rc = gosr_admin_queue_create(&n->queue)) != GOSR_OK)
         return gosr_error_set(err, rc, "out_of_memory", "queue");
-    return restore_active(n, err);
+    if ((rc = restore_active(n, err)) != GOSR_OK ||
+        (rc = kernel__ckpt_open(n, err)) != GOSR_OK)
+        return rc;
+    kernel__ckpt_restore(n);
+    return GOSR_OK;
 }
 
 int gosr_node_open(const gosr_node_config *cfg, gosr_node **out,
@@ -182,6 +186,7 @@ static void after_step(gosr_node *n, uint64_t t0)
     n->world_count = gosr_world_count(n->world);
     gosr_tick_last_hash(n->tick, &n->last_hash);
     pthread_mutex_unlock(&n->ctr_mu);
+    kernel__ckpt_after_tick(n);
 }
 
 int gosr_node_step(gosr_node *n, uint64_t count, gosr_error *err)
@@ -301,6 +306,7 @@ void gosr_node_stop(gosr_node *n)
         return;
     atomic_store(&n->stop, true);
     gosr_node_wait(n);
+    kernel__ckpt_stop(n); /* after the last tick */
     kernel__mesh_stop(n); /* in-flight installs fail: link closed */
     if (n->via_queue)
         gosr_admin_queue_close(n->queue); /* fails late jobs: ECLOSED */
@@ -315,6 +321,7 @@ void gosr_node_close(gosr_node *n)
     if (!n)
         return;
     gosr_node_stop(n);
+    kernel__ckpt_close(n);
     gosr_admin_server_destroy(n->admin);
     gosr_admin_queue_destroy(n->queue);
     gosr_free(n->xroutes);
@@ -519,6 +526,8 @@ int gosr_node_status_json(gosr_node *n, json_t **out, gosr_error *err)
         (json_int_t)c.missed, "last_swap_commit_ns",
         (json_int_t)c.last_swap_commit_ns, "swap_in_progress",
         atomic_load(&n->swap_busy));
+    if (*out)
+        json_object_set_new(*out, "checkpoint", kernel__ckpt_status(n));
     return *out ? GOSR_OK
                 : gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "status");
 }

@@ -97,8 +97,8 @@ static int mut(gosr_world *w, gosr_entity e, gosr_entity_slot **out)
 
 /* ---- create / destroy --------------------------------------------------- */
 
-static int config_defaults(const gosr_world_config *in, gosr_world_config *c,
-                           gosr_error *err)
+int world__config_defaults(const gosr_world_config *in, gosr_world_config *c,
+                          gosr_error *err)
 {
     *c = in ? *in : (gosr_world_config){0};
     if (!c->capacity)
@@ -121,7 +121,7 @@ int gosr_world_create(const gosr_world_config *cfg, const char *arena_path,
     gosr_world *w = gosr_calloc(1, sizeof *w);
     if (!w)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "world");
-    int rc = config_defaults(cfg, &w->cfg, err);
+    int rc = world__config_defaults(cfg, &w->cfg, err);
     if (rc != GOSR_OK)
         goto out_free;
     gosr_region_spec specs[3] = {
@@ -627,33 +627,41 @@ static void put_u64(gosr_blake3 *h, uint64_t v)
     gosr_blake3_update(h, b, 8);
 }
 
-void gosr_world_hash(const gosr_world *w, gosr_hash *out)
+void world__hash_parts(uint64_t tick, uint64_t seed, uint32_t high,
+                       uint32_t kv_high, const gosr_entity_slot *slots,
+                       const gosr_kv_slot *kv, gosr_hash *out)
 {
     gosr_blake3 h;
     gosr_blake3_init_derive_key(&h, "gosr 2026 world hash v1");
-    put_u64(&h, w->tick);
-    put_u64(&h, w->cfg.seed);
-    put_u64(&h, w->high);
-    put_u64(&h, w->kv_high);
+    put_u64(&h, tick);
+    put_u64(&h, seed);
+    put_u64(&h, high);
+    put_u64(&h, kv_high);
     /* Slots are fixed-layout little-endian structs without padding, so
      * their memory is their canonical encoding (docs/runtime.md). Slots at
      * and above `high` were never used and are all zero. */
-    gosr_blake3_update(&h, w->slots, (size_t)w->high * sizeof *w->slots);
-    gosr_blake3_update(&h, w->kv, (size_t)w->kv_high * sizeof *w->kv);
+    gosr_blake3_update(&h, slots, (size_t)high * sizeof *slots);
+    gosr_blake3_update(&h, kv, (size_t)kv_high * sizeof *kv);
     gosr_blake3_finalize(&h, out->b, 32);
+}
+
+void gosr_world_hash(const gosr_world *w, gosr_hash *out)
+{
+    world__hash_parts(w->tick, w->cfg.seed, w->high, w->kv_high, w->slots,
+                      w->kv, out);
+}
+
+int gosr_world_set_tick(gosr_world *w, uint64_t tick)
+{
+    if (!w->in_batch)
+        return GOSR_ESTATE;
+    w->tick = tick;
+    return GOSR_OK;
 }
 
 /* ---- snapshots (kernel hot-swap rollback) -------------------------------- */
 
-/* A copy of the entity and kv slots in use plus the allocator counters, so
- * a restore puts the world back exactly (docs/kernel.md, "Swap"). The tick
- * counter is not part of it: time never runs backwards. */
-struct gosr_world_snap {
-    uint32_t count, free_hint, high;             /* entity counters */
-    uint32_t kv_count, kv_high, kv_free_hint;    /* kv counters */
-    gosr_entity_slot *slots;                     /* copy of [0, high) */
-    gosr_kv_slot *kv;                            /* copy of [0, kv_high) */
-};
+/* struct gosr_world_snap is in runtime_int.h (worldsnap.c encodes it). */
 
 int gosr_world_snapshot(const gosr_world *w, gosr_world_snap **out)
 {
@@ -682,6 +690,8 @@ int gosr_world_restore(gosr_world *w, const gosr_world_snap *s)
 {
     if (!w->in_batch)
         return GOSR_ESTATE;
+    if (s->high > w->cfg.capacity || s->kv_high > w->cfg.kv_capacity)
+        return GOSR_EINVAL; /* a snapshot of a bigger world */
     int rc = touch(w, w->r_ent);
     if (rc == GOSR_OK)
         rc = touch(w, w->r_kv);
