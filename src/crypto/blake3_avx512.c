@@ -171,13 +171,6 @@ load_msg16_part(__m512i m[16], const uint8_t *p, size_t stride, int q)
 }
 
 static inline __attribute__((always_inline)) void
-load_msg16(__m512i m[16], const uint8_t *p, size_t stride)
-{
-    B3_UNROLL for (int q = 0; q < 4; q++)
-        load_msg16_part(m, p, stride, q);
-}
-
-static inline __attribute__((always_inline)) void
 store_cvs16(const __m512i h[8], uint8_t *out)
 {
     __m512i r[16];
@@ -201,7 +194,6 @@ store_cvs16(const __m512i h[8], uint8_t *out)
 #define B3V_ROT12(x) _mm512_ror_epi32(x, 12)
 #define B3V_ROT8(x) _mm512_ror_epi32(x, 8)
 #define B3V_ROT7(x) _mm512_ror_epi32(x, 7)
-#define B3V_LOAD_MSG load_msg16
 #define B3V_LOAD_MSG_PART load_msg16_part
 #define B3V_STORE_CVS store_cvs16
 #define B3V_INTERLEAVED 1
@@ -233,18 +225,6 @@ l32_loadu(const uint32_t *p)
     lanes32v r = {_mm512_loadu_si512((const void *)p),
                   _mm512_loadu_si512((const void *)(p + 16))};
     return r;
-}
-
-static inline __attribute__((always_inline)) void
-load_msg32(lanes32v m[16], const uint8_t *p, size_t stride)
-{
-    __m512i t[16];
-    load_msg16(t, p, stride);
-    B3_UNROLL for (int i = 0; i < 16; i++)
-        m[i].a = t[i];
-    load_msg16(t, p + 16 * stride, stride);
-    B3_UNROLL for (int i = 0; i < 16; i++)
-        m[i].b = t[i];
 }
 
 static inline __attribute__((always_inline)) void
@@ -285,7 +265,6 @@ store_cvs32(const lanes32v h[8], uint8_t *out)
 #define B3V_ROT12(x) L32_ROR(x, 12)
 #define B3V_ROT8(x) L32_ROR(x, 8)
 #define B3V_ROT7(x) L32_ROR(x, 7)
-#define B3V_LOAD_MSG load_msg32
 #define B3V_LOAD_MSG_PART load_msg32_part
 #define B3V_STORE_CVS store_cvs32
 #define B3V_INTERLEAVED 1
