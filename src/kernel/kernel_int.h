@@ -226,7 +226,14 @@ void kernel__after_tick(gosr_node *n);
 int kernel__exec(gosr_node *n, gosr_admin_job_fn fn, void *arg,
                  gosr_error *err);
 /* The active versions recorded by the ledger: calls fn per module. */
+/* {"active": {id: version}, "history": {id: [versions]}, "probation":
+ * {id: replaced version}} from the ledger rows (caller decrefs). */
 int kernel__ledger_active(gosr_node *n, json_t **map, gosr_error *err);
+/* At open, after the checkpoint restore: modules whose last activation
+ * never ended its probation (no retire/rollback row) go back on probation
+ * with the replaced version quarantined and the restored world as the
+ * rollback point. */
+void kernel__probation_resume(gosr_node *n, const json_t *probation);
 int kernel__ledger_append(gosr_node *n, const char *actor,
                           const char *action, const char *id,
                           const char *version, const char *reason,

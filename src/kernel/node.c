@@ -63,7 +63,9 @@ static int restore_one(gosr_node *n, const char *id, const char *version,
     return rc;
 }
 
-static int restore_active(gosr_node *n, gosr_error *err)
+/* Loads the active versions; *probation (caller decrefs) gets the
+ * probations the ledger says were running (kernel__probation_resume). */
+static int restore_active(gosr_node *n, json_t **probation, gosr_error *err)
 {
     json_t *map = NULL, *v;
     const char *id;
@@ -77,6 +79,7 @@ static int restore_active(gosr_node *n, gosr_error *err)
             gosr_log(GOSR_LOG_ERROR, "kernel", "restoring %s@%s: %s: %s", id,
                      json_string_value(v), e.reason, e.detail);
     }
+    *probation = json_incref(json_object_get(map, "probation"));
     json_decref(map);
     for (size_t i = 0; i < n->nslots; i++) /* replay starts from these */
         kernel__log_switch(n, "switch", n->slots[i].ver->id,
@@ -120,11 +123,14 @@ static int open_parts(gosr_node *n, gosr_error *err)
         return rc;
     if ((rc = gosr_admin_queue_create(&n->queue)) != GOSR_OK)
         return gosr_error_set(err, rc, "out_of_memory", "queue");
-    if ((rc = restore_active(n, err)) != GOSR_OK ||
-        (rc = kernel__ckpt_open(n, err)) != GOSR_OK)
-        return rc;
-    kernel__ckpt_restore(n);
-    return GOSR_OK;
+    json_t *probation = NULL;
+    if ((rc = restore_active(n, &probation, err)) == GOSR_OK &&
+        (rc = kernel__ckpt_open(n, err)) == GOSR_OK) {
+        kernel__ckpt_restore(n);
+        kernel__probation_resume(n, probation);
+    }
+    json_decref(probation);
+    return rc;
 }
 
 int gosr_node_open(const gosr_node_config *cfg, gosr_node **out,

@@ -64,11 +64,25 @@ static void history_push(json_t *h, const char *action, const char *version)
 /* Replays the ledger: {"id": "version"} of what is active, plus (for
  * rollback targets) {"id": ["v1","v2",...]} activation history. Stops at
  * the first broken row in safe mode. Caller frees *map. */
+/* "probation": id -> the version an `activate` row replaced, until a
+ * retire, rollback or deactivate row for the id ends that probation. A
+ * first activation (nothing replaced) has no probation. */
+static void probation_track(json_t *prob, json_t *act,
+                            const gosr_ledger_row *r)
+{
+    const char *prev = json_string_value(json_object_get(act, r->subject));
+    if (!strcmp(r->action, "activate") && prev && strcmp(prev, r->version))
+        json_object_set_new(prob, r->subject, json_string(prev));
+    else
+        json_object_del(prob, r->subject);
+}
+
 int kernel__ledger_active(gosr_node *n, json_t **map, gosr_error *err)
 {
     int64_t count = 0, bad = 0;
     uint8_t head[32];
-    json_t *m = json_pack("{s:{}, s:{}}", "active", "history");
+    json_t *m = json_pack("{s:{}, s:{}, s:{}}", "active", "history",
+                          "probation");
     if (!m)
         return gosr_error_set(err, GOSR_ENOMEM, "out_of_memory", "map");
     pthread_mutex_lock(&n->ledger_mu);
@@ -79,12 +93,14 @@ int kernel__ledger_active(gosr_node *n, json_t **map, gosr_error *err)
     int rc = GOSR_OK;
     json_t *act = json_object_get(m, "active");
     json_t *hist = json_object_get(m, "history");
+    json_t *prob = json_object_get(m, "probation");
     for (int64_t seq = 1; seq <= count && rc == GOSR_OK; seq++) {
         gosr_ledger_row r;
         rc = gosr_ledger_get(n->ledger, seq, &r, err);
         if (rc != GOSR_OK)
             break;
         if (!strcmp(r.action, "activate") || !strcmp(r.action, "rollback")) {
+            probation_track(prob, act, &r);
             json_object_set_new(act, r.subject, json_string(r.version));
             json_t *h = json_object_get(hist, r.subject);
             if (!h)
@@ -92,6 +108,9 @@ int kernel__ledger_active(gosr_node *n, json_t **map, gosr_error *err)
             history_push(h, r.action, r.version);
         } else if (!strcmp(r.action, "deactivate")) {
             json_object_del(act, r.subject);
+            json_object_del(prob, r.subject);
+        } else if (!strcmp(r.action, "retire")) {
+            json_object_del(prob, r.subject);
         }
         gosr_ledger_row_clear(&r);
     }
@@ -328,6 +347,54 @@ void kernel__roll_back_slot(gosr_node *n, kslot *s, const char *actor,
     if (n->m_rollbacks)
         gosr_admin_series_add(n->m_rollbacks, 1);
     atomic_store(&n->swap_busy, false);
+}
+
+/* Puts one module back on probation after a restart: the version it
+ * replaced is loaded as the quarantined one and the world as restored is
+ * the rollback point. */
+static int resume_one(gosr_node *n, kslot *s, const char *old,
+                      gosr_error *err)
+{
+    kver *v = NULL;
+    gosr_sandbox *sb = NULL;
+    int rc = kernel__registry_get(n, s->ver->id, old, &v, err);
+    if (rc == GOSR_OK)
+        rc = kernel__module_load(n, v, NULL, NULL, &sb, err);
+    if (rc == GOSR_OK)
+        rc = gosr_world_snapshot(n->world, &s->snap);
+    if (rc != GOSR_OK) {
+        kernel__kver_free(v);
+        gosr_sandbox_destroy(sb);
+        return rc;
+    }
+    s->old_ver = v;
+    s->old_sb = sb;
+    s->probation = true;
+    s->healthy = 0;
+    s->quarantine = n->cfg.quarantine_ticks ? n->cfg.quarantine_ticks : 30;
+    atomic_store(&n->swap_busy, true);
+    return GOSR_OK;
+}
+
+void kernel__probation_resume(gosr_node *n, const json_t *probation)
+{
+    const char *id;
+    json_t *v;
+    json_object_foreach((json_t *)probation, id, v) {
+        kslot *s = kernel__slot_find(n, id);
+        gosr_error e = {0};
+        if (!s || s->old_ver || atomic_load(&n->swap_busy))
+            continue; /* one probation at a time, as at run time */
+        if (resume_one(n, s, json_string_value(v), &e) == GOSR_OK)
+            gosr_log(GOSR_LOG_WARN, "kernel",
+                     "%s@%s was on probation when the node stopped: "
+                     "probation restarts (rollback to %s, world as restored)",
+                     id, s->ver->version, json_string_value(v));
+        else
+            gosr_log(GOSR_LOG_ERROR, "kernel",
+                     "%s: probation not resumed: %s: %s", id, e.reason,
+                     e.detail);
+    }
 }
 
 static void retire_old(gosr_node *n, kslot *s)
