@@ -139,17 +139,31 @@ static int mesh_off(gosr_error *err)
                           "gosr serve --listen IP:PORT)");
 }
 
+/* A request about one root: {"op", "id"} plus the members of `extra`
+ * (taken; may be NULL). */
+static int root_request(gosr_node *n, const char *op, const gosr_hash *root,
+                        json_t *extra, unsigned timeout_ms, json_t **resp,
+                        gosr_error *err)
+{
+    char hex[65];
+    if (!n->mesh_running) {
+        json_decref(extra);
+        return mesh_off(err);
+    }
+    gosr_hash_hex(root, hex);
+    json_t *req = json_pack("{s:s, s:s}", "op", op, "id", hex);
+    if (req && extra)
+        json_object_update(req, extra);
+    json_decref(extra);
+    return ctl(n, req, timeout_ms, resp, err);
+}
+
 int kernel__mesh_pledge(gosr_node *n, const gosr_hash *pkg, unsigned rf,
                         gosr_error *err)
 {
-    if (!n->mesh_running)
-        return mesh_off(err);
-    char hex[65];
-    gosr_hash_hex(pkg, hex);
     json_t *resp = NULL;
-    int rc = ctl(n, json_pack("{s:s, s:s, s:i}", "op", "publish", "id", hex,
-                              "rf", (int)rf),
-                 KMESH_CTL_MS, &resp, err);
+    int rc = root_request(n, "publish", pkg, json_pack("{s:i}", "rf", (int)rf),
+                          KMESH_CTL_MS, &resp, err);
     json_decref(resp);
     return rc;
 }
@@ -157,15 +171,14 @@ int kernel__mesh_pledge(gosr_node *n, const gosr_hash *pkg, unsigned rf,
 int kernel__mesh_fetch(gosr_node *n, const gosr_hash *pkg, unsigned wait_ms,
                        gosr_error *err)
 {
-    if (!n->mesh_running)
-        return mesh_off(err);
     char hex[65];
     gosr_hash_hex(pkg, hex);
     json_t *resp = NULL;
     /* not held yet: the node pledges it once verified and recorded */
-    int rc = ctl(n, json_pack("{s:s, s:s, s:i, s:b}", "op", "fetch", "id", hex,
-                              "timeout_ms", (int)wait_ms, "hold", 0),
-                 KMESH_FETCH_MS, &resp, err);
+    int rc = root_request(n, "fetch", pkg,
+                          json_pack("{s:i, s:b}", "timeout_ms", (int)wait_ms,
+                                    "hold", 0),
+                          KMESH_FETCH_MS, &resp, err);
     if (rc == GOSR_OK)
         gosr_log(GOSR_LOG_INFO, "kernel", "package %.16s fetched: %lld bytes",
                  hex,
@@ -176,7 +189,7 @@ int kernel__mesh_fetch(gosr_node *n, const gosr_hash *pkg, unsigned wait_ms,
                             "no live node holds package %.16s; nothing was "
                             "installed",
                             hex);
-    else
+    else if (strcmp(err->reason, "mesh_off") != 0)
         rc = gosr_error_wrap(err, rc, "module_fetch_failed",
                              "fetching package %.16s", hex);
     json_decref(resp);
