@@ -317,6 +317,24 @@ int cli_node_exit_code(int status, long http, const gosr_error *err)
     return CLI_EXIT_FAIL;
 }
 
+int cli_mesh_addr(const char *dir, char *out, size_t cap, gosr_error *err)
+{
+    char *path = gosr_asprintf("%s/mesh.json", dir);
+    json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+    gosr_free(path);
+    const char *addr = json_string_value(json_object_get(j, "listen"));
+    int rc = addr && strlen(addr) < cap ? GOSR_OK : GOSR_ENOENT;
+    if (rc == GOSR_OK)
+        snprintf(out, cap, "%s", addr);
+    else
+        gosr_error_set(err, rc, "mesh_not_running",
+                       "no %s/mesh.json: is gosr serve running there with "
+                       "--listen?",
+                       dir);
+    json_decref(j);
+    return rc;
+}
+
 int cli_node_call(const cli_node_args *a, bool json, const char *method,
                   const char *path, const json_t *body, const char *upload_path,
                   json_t **reply)

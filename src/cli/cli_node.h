@@ -61,6 +61,11 @@ int cli_node_request_raw(const cli_node *n, const char *method,
                          const char *path, long *http, gosr_buf *out,
                          gosr_error *err);
 
+/* The mesh control address ("IP:PORT") of a `gosr serve --listen` node
+ * running on data directory `dir`, from DIR/mesh.json, into out[cap].
+ * GOSR_ENOENT (mesh_not_running) without it. */
+int cli_mesh_addr(const char *dir, char *out, size_t cap, gosr_error *err);
+
 /* The exit code for a failed request: 3 (rejected) for HTTP 422, 2
  * (usage) for node_args, else 1. */
 int cli_node_exit_code(int status, long http, const gosr_error *err);

@@ -5,6 +5,7 @@
  * link). Design: docs/mesh.md ("Command line").
  */
 #include "cli.h"
+#include "cli/cli_node.h"
 #include "cli/mesh_print.h"
 #include "gosr/mesh.h"
 
@@ -145,30 +146,6 @@ static int run_node(const mesh_opts *o)
 /* ---- control requests
  * ------------------------------------------------------------ */
 
-/* The control address: --node, or the "listen" of DIR/mesh.json that a
- * running `gosr serve --data DIR --listen ...` writes (*owned to free). */
-static int node_addr(const mesh_opts *o, const char **addr, json_t **owned,
-                     gosr_error *err)
-{
-    *owned = NULL;
-    *addr = o->node;
-    if (o->node)
-        return GOSR_OK;
-    char *path = gosr_asprintf("%s/mesh.json", o->data);
-    json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
-    gosr_free(path);
-    *addr = json_string_value(json_object_get(j, "listen"));
-    if (!*addr) {
-        json_decref(j);
-        return gosr_error_set(err, GOSR_ENOENT, "mesh_not_running",
-                              "no %s/mesh.json: is gosr serve running there "
-                              "with --listen?",
-                              o->data);
-    }
-    *owned = j;
-    return GOSR_OK;
-}
-
 static int call(const mesh_opts *o, json_t *req, unsigned timeout_ms)
 {
     if (!o->node && !o->data) {
@@ -180,12 +157,13 @@ static int call(const mesh_opts *o, json_t *req, unsigned timeout_ms)
     json_decref(req);
     char *resp = NULL;
     gosr_error err;
-    const char *addr = NULL;
-    json_t *owned = NULL;
-    int rc = text ? node_addr(o, &addr, &owned, &err) : GOSR_ENOMEM;
+    char addr[64]; /* --node, or the listen address in DIR/mesh.json */
+    snprintf(addr, sizeof addr, "%s", o->node ? o->node : "");
+    int rc = !text ? gosr_error_set(&err, GOSR_ENOMEM, "oom", "request")
+             : o->node ? GOSR_OK
+                       : cli_mesh_addr(o->data, addr, sizeof addr, &err);
     if (rc == GOSR_OK)
         rc = gosr_mesh_ctl(addr, text, timeout_ms, &resp, &err);
-    json_decref(owned);
     free(text);
     if (rc != GOSR_OK)
         return cli_report_error(o->json, &err, rc, CLI_EXIT_FAIL);

@@ -95,19 +95,12 @@ static void progress_start(cli_node_args *a, const char *package, bool want,
 {
     a->on_reply = progress_stop;
     a->on_reply_ud = p;
-    if (!want || !a->data)
+    gosr_error e = {0};
+    if (!want || !a->data ||
+        cli_mesh_addr(a->data, p->addr, sizeof p->addr, &e) != GOSR_OK)
         return;
-    char *path = gosr_asprintf("%s/mesh.json", a->data);
-    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
-    gosr_free(path);
-    const char *addr = json_string_value(json_object_get(m, "listen"));
-    bool ok = addr && strlen(addr) < sizeof p->addr;
-    if (ok) {
-        snprintf(p->addr, sizeof p->addr, "%s", addr);
-        p->package = package;
-        p->started = pthread_create(&p->thread, NULL, progress_main, p) == 0;
-    }
-    json_decref(m);
+    p->package = package;
+    p->started = pthread_create(&p->thread, NULL, progress_main, p) == 0;
 }
 
 static int cmd_install(int argc, char **argv)
