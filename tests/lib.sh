@@ -33,3 +33,23 @@ has() {
     sed 's/^/  /' "$1" >&2
   fi
 }
+
+# dev_keys KINDS — a trust root ($T/root), a developer key ($T/dev) and its
+# certificate for bundle KINDS ("game,mod", ...) in $T/dev.cert. Needs GOSR.
+dev_keys() {
+  expect 0 "$GOSR" key new --out "$T/root"
+  expect 0 "$GOSR" key new --out "$T/dev"
+  expect 0 "$GOSR" cert issue --ca "$T/root" --key "$T/dev" --name dev \
+    --kinds "$1" --out "$T/dev.cert"
+}
+
+# wait_node DIR ERRFILE — polls `gosr status --data DIR` for up to 10 s;
+# on failure reports it and prints ERRFILE (the node's stderr). Needs GOSR.
+wait_node() {
+  for _ in $(seq 1 200); do
+    if "$GOSR" status --data "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.05
+  done
+  bad "node did not come up"; cat "$2" >&2
+  return 1
+}

@@ -78,10 +78,7 @@ flip_byte() { # FILE OFFSET — xor one byte with 0x01
 }
 
 # ---- keys and bundle -----------------------------------------------------
-expect 0 "$GOSR" key new --out "$T/root"
-expect 0 "$GOSR" key new --out "$T/dev"
-expect 0 "$GOSR" cert issue --ca "$T/root" --key "$T/dev" --name dev \
-  --kinds game,mod --out "$T/dev.cert"
+dev_keys game,mod
 expect 0 "$GOSR" pack "$SRC/v1" --key "$T/dev" --cert "$T/dev.cert" \
   --out "$T/m1.gmod"
 

@@ -24,12 +24,7 @@ start_node() {
   "$GOSR" serve --data "$D" --trust "$T/root/key.pub" --admin 127.0.0.1:0 \
     --rate 100 --quarantine 10 >"$T/serve.out" 2>"$T/serve.err" &
   PID=$!
-  for _ in $(seq 1 200); do
-    if "$GOSR" status --data "$D" >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  bad "node did not come up"; cat "$T/serve.err" >&2
-  return 1
+  wait_node "$D" "$T/serve.err"
 }
 
 # wait_status KEY VALUE — polls `gosr status --json` until "KEY":VALUE.

@@ -19,18 +19,10 @@ start_node() {
   "$GOSR" serve --data "$D" --trust "$T/root/key.pub" --admin 127.0.0.1:0 \
     --rate 2 --quarantine 10 >"$T/serve.out" 2>>"$T/serve.err" &
   PID=$!
-  for _ in $(seq 1 200); do
-    "$GOSR" status --data "$D" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  bad "node did not come up"
-  return 1
+  wait_node "$D" "$T/serve.err"
 }
 
-expect 0 "$GOSR" key new --out "$T/root"
-expect 0 "$GOSR" key new --out "$T/dev"
-expect 0 "$GOSR" cert issue --ca "$T/root" --key "$T/dev" --name dev \
-  --kinds game,mod --out "$T/dev.cert"
+dev_keys game,mod
 for v in 2 3; do
   expect 0 "$GOSR" pack "$SRC/v$v" --key "$T/dev" --cert "$T/dev.cert" \
     --out "$T/m$v.gmod"

@@ -14,18 +14,6 @@ set -euo pipefail
 : "${GOSR:?GOSR must point at the gosr binary}"
 T=$(mktemp -d)
 [ -n "${MESH_KEEP:-}" ] && echo "tmp: $T"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -n "${MESH_KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$T"/n*.err; do [ -f "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done
-  exit 1
-}
 . "$(dirname "$0")/mesh_lib.sh"
 BASE=$(pick_base 12)
 addr() { echo "127.0.0.1:$((BASE + $1))"; }

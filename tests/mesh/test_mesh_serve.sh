@@ -16,18 +16,6 @@ set -euo pipefail
 : "${GOSR:?GOSR must point at the gosr binary}"
 SRC=${GOSR_SOURCE_DIR:?set GOSR_SOURCE_DIR}/examples/mover
 T=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -n "${MESH_KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$T"/n*.err; do [ -f "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done
-  exit 1
-}
 . "$(dirname "$0")/mesh_lib.sh"
 BASE=$(pick_base 8)
 addr() { echo "127.0.0.1:$((BASE + $1))"; }

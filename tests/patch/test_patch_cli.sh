@@ -26,12 +26,7 @@ start_node() {
   "$GOSR" serve --data "$D" --trust "$T/root/key.pub" --admin 127.0.0.1:0 \
     --rate 200 --config "$T/config.json" "$@" >"$T/serve.out" 2>"$T/serve.err" &
   PID=$!
-  for _ in $(seq 1 200); do
-    if "$GOSR" status --data "$D" >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  bad "node did not come up"; cat "$T/serve.err" >&2
-  return 1
+  wait_node "$D" "$T/serve.err"
 }
 
 stop_node() {
@@ -50,10 +45,7 @@ wait_active() {
 }
 
 # ---- keys, config, bundles -------------------------------------------------
-expect 0 "$GOSR" key new --out "$T/root"
-expect 0 "$GOSR" key new --out "$T/dev"
-expect 0 "$GOSR" cert issue --ca "$T/root" --key "$T/dev" --name dev \
-  --kinds game,mod,patch --out "$T/dev.cert"
+dev_keys game,mod,patch
 echo '{"patch": {"replay_ticks": 20, "canary_ticks": 20, "stage_ticks": 5}}' \
   >"$T/config.json"
 expect 0 "$GOSR" pack "$SRC" --key "$T/dev" --cert "$T/dev.cert" --out "$T/p1.gmod"
